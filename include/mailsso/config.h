@@ -23,6 +23,7 @@
  *
  *   Errors name the file, the line and the key:
  *     "/etc/mailsso/mailsso.conf:12: key 'enctypes': 'des' is a broken enctype ..."
+ *   (a key inside a group is named group.key: "key 'imap.enctypes': ...").
  *   Unknown keys, unknown groups, wrong types, and values failing the key's
  *   check are all errors (never silently ignored).
  *

@@ -16,8 +16,9 @@
  *
  *   Strength classes:
  *     STRONG  AES (sha1 and sha2 families) and Camellia
- *     LEGACY  RC4 (arcfour-hmac, arcfour-hmac-exp): still issued by AD
- *     BROKEN  single DES and 3DES: never accepted, whatever the policy says
+ *     LEGACY  RC4 (arcfour-hmac): still issued by AD
+ *     BROKEN  single DES, 3DES and 40-bit export RC4 (arcfour-hmac-exp):
+ *             never accepted, whatever the policy says
  *
  *   A policy is a space- or comma-separated list of words, applied left to
  *   right, starting from "nothing allowed":

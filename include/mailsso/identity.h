@@ -38,6 +38,13 @@
  *   explicit rules give the same mailbox for different FROMs (an explicit rule
  *   mapping two principals to one mailbox is allowed only with a "FROM == TO"
  *   double-equals rule, the admin's explicit "yes, shared").
+ *   "Distinct" is decided exactly: "*@B = %u.b" is ambiguous next to a
+ *   stripped realm A (alice.b@A), "*@B = %u@b.example" is not (names never
+ *   contain '@'). A rule that can never match (after a "*@REALM" rule of its
+ *   realm, or a repeated FROM) is a config error too. The mailbox of an
+ *   explicit principal rule is reserved: map() refuses any other principal
+ *   that would reach it through strip_realm or a "*@REALM" rule, unless the
+ *   rule is "==".
  *
  *   mailsso_identity_check_authzid(): an empty/NULL authzid or one equal to
  *   the mailbox means "self" (*is_self_out = 1). The forms enabled in

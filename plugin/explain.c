@@ -1,0 +1,259 @@
+/*
+ * NAME
+ *   explain.c - one log line that says why a GSSAPI login failed
+ *
+ * DESCRIPTION
+ *   msp_explain() writes exactly one line through utils->log(utils->conn,
+ *   SASL_LOG_ERR, ...):
+ *
+ *     mailsso: GSSAPI login failed: service=imap stage=accept client=...
+ *     ticket=imap/mail.example.test@EXAMPLE.TEST kvno=3
+ *     enctype=aes256-cts-hmac-sha1-96(18) keytab=/etc/mail.keytab holds
+ *     [kvno 2: aes256-cts-hmac-sha1-96(18) aes128-cts-hmac-sha1-96(17)];
+ *     error: <GSS/krb5 text>; cause: ...; fix: ...
+ *
+ *   The ticket's server principal, kvno and enctype come from the client's
+ *   AP-REQ (lib/apreq, never trusted for decisions); what the keytab holds
+ *   comes from reading it (lib/keytab); the cause and fix from lib/diag,
+ *   refined here by comparing the two (no key for the principal, for the
+ *   kvno, for the enctype; key present but different).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <krb5/krb5.h>
+
+#include <mailsso/keytab.h>
+#include <mailsso/log.h>
+#include <mailsso/util.h>
+
+#include "plugin.h"
+
+#define APPEND(buf, size, used, ...) do { \
+        if ((used) < (size)) \
+            (used) += (size_t)snprintf((buf) + (used), (size) - (used), __VA_ARGS__); \
+    } while (0)
+
+int
+msp_keytab_summary(const char *path, const char *principal, uint32_t kvno, int32_t enctype,
+                   char *buf, size_t size, int *have_principal, int *have_kvno, int *have_enctype,
+                   int *errno_out)
+{
+    mailsso_keytab *kt = NULL;
+    mailsso_error err = MAILSSO_ERROR_INIT;
+    size_t used = 0;
+    uint32_t kvnos[32];
+    size_t n_kvnos = 0;
+    char d[64], san[300];
+
+    *have_principal = *have_kvno = *have_enctype = 0;
+    buf[0] = '\0';
+    if (path == NULL) {
+        APPEND(buf, size, used, "(not a file keytab)");
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        if (errno_out != NULL)
+            *errno_out = errno;
+        APPEND(buf, size, used, "(unreadable: %s)", strerror(errno));
+        return -1;
+    }
+    if (mailsso_keytab_read(path, &kt, &err) != 0) {
+        APPEND(buf, size, used, "(cannot parse: %s)", err.message);
+        return -1;
+    }
+    /* distinct kvnos held for principal, in file order */
+    for (size_t i = 0; i < kt->n_entries; i++) {
+        const mailsso_keytab_entry *e = &kt->entries[i];
+        size_t k;
+        if (principal == NULL || strcmp(e->principal, principal) != 0)
+            continue;
+        *have_principal = 1;
+        for (k = 0; k < n_kvnos; k++)
+            if (kvnos[k] == e->kvno)
+                break;
+        if (k == n_kvnos && n_kvnos < MAILSSO_ARRAY_LEN(kvnos))
+            kvnos[n_kvnos++] = e->kvno;
+        if (e->kvno == kvno) {
+            *have_kvno = 1;
+            if (e->enctype == enctype)
+                *have_enctype = 1;
+        }
+    }
+    if (*have_principal) {
+        APPEND(buf, size, used, "[");
+        for (size_t k = 0; k < n_kvnos; k++) {
+            APPEND(buf, size, used, "%skvno %u:", k ? "; " : "", kvnos[k]);
+            for (size_t i = 0; i < kt->n_entries; i++) {
+                const mailsso_keytab_entry *e = &kt->entries[i];
+                if (strcmp(e->principal, principal) == 0 && e->kvno == kvnos[k])
+                    APPEND(buf, size, used, " %s", mailsso_enctype_describe(e->enctype, d,
+                                                                             sizeof(d)));
+            }
+        }
+        APPEND(buf, size, used, "]");
+    } else {
+        size_t shown = 0;
+        mailsso_log_sanitize(principal ? principal : "?", principal ? strlen(principal) : 1,
+                             san, sizeof(san));
+        APPEND(buf, size, used, "nothing for %s (it holds:", san);
+        for (size_t i = 0; i < kt->n_entries && shown < 6; i++) {
+            int seen = 0;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(kt->entries[j].principal, kt->entries[i].principal) == 0)
+                    seen = 1;
+            if (seen)
+                continue;
+            mailsso_log_sanitize(kt->entries[i].principal, strlen(kt->entries[i].principal), san,
+                                 sizeof(san));
+            APPEND(buf, size, used, " %s", san);
+            shown++;
+        }
+        APPEND(buf, size, used, "%s)", kt->n_entries == 0 ? " no entries" : "");
+    }
+    mailsso_keytab_free(kt);
+    return 0;
+}
+
+static int
+is_key_problem(int32_t code)
+{
+    switch (code) {
+    case KRB5_KT_NOTFOUND:
+    case KRB5_KT_KVNONOTFOUND:
+    case KRB5_KT_END:
+    case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+    case KRB5KRB_AP_ERR_BADKEYVER:
+    case KRB5KRB_AP_ERR_NOKEY:
+    case KRB5KRB_AP_ERR_NOT_US:
+    case KRB5KRB_AP_WRONG_PRINC:
+    case KRB5_BAD_ENCTYPE:
+    case KRB5_PROG_ETYPE_NOSUPP:
+    case 0:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void
+msp_explain(const sasl_utils_t *utils, const msp_failure *f)
+{
+    char line[MAILSSO_LOG_LINE_MAX];
+    char holds[1200], cause[2048], fix[1600], d[64];
+    mailsso_diag diag;
+    size_t used = 0;
+    int have_p = 0, have_k = 0, have_e = 0, kt_ok = -1, eno = 0;
+    const mailsso_apreq_info *a = f->apreq;
+    char client[300] = "";
+
+    memset(&diag, 0, sizeof(diag));
+    cause[0] = fix[0] = holds[0] = '\0';
+    if (f->have_gss)
+        mailsso_diag_gss(f->major, f->minor, &diag);
+    if (f->client != NULL)
+        mailsso_log_sanitize(f->client, strlen(f->client), client, sizeof(client));
+
+    if (a != NULL && f->keytab != NULL)
+        kt_ok = msp_keytab_summary(msp_keytab_file(f->keytab), a->server, a->kvno,
+                                   a->ticket_enctype, holds, sizeof(holds), &have_p, &have_k,
+                                   &have_e, &eno);
+
+    /* Our own cause wins; else refine a GSS failure with the keytab contents. */
+    if (f->cause != NULL) {
+        snprintf(cause, sizeof(cause), "%s", f->cause);
+        snprintf(fix, sizeof(fix), "%s", f->fix ? f->fix : "");
+    } else if (f->have_gss && diag.krb5_code == KRB5_NOPERM_ETYPE) {
+        snprintf(cause, sizeof(cause), "the ticket or its session key uses an enctype this "
+                 "service refuses (ticket %s): our enctypes policy or the host's krb5.conf "
+                 "permitted_enctypes excludes it",
+                 a ? mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)) : "unknown");
+        snprintf(fix, sizeof(fix), "give the service account AES keys and re-export the keytab; "
+                 "RC4 can be allowed with enctypes = \"aes rc4\" in mailsso.conf");
+    } else if (f->have_gss && a != NULL && kt_ok == 0 && is_key_problem(diag.krb5_code)) {
+        char kvno_text[32];
+        snprintf(kvno_text, sizeof(kvno_text), a->has_kvno ? "%u" : "(none)", a->kvno);
+        if (!have_p) {
+            snprintf(cause, sizeof(cause), "the keytab has no key for %s, the name the client "
+                     "asked the KDC for", a->server);
+            snprintf(fix, sizeof(fix), "add the key for %s to the keytab (AD: setspn + ktpass "
+                     "-crypto AES256-SHA1; MIT: kadmin ktadd) and merge it with mailsso-keytab "
+                     "merge, or point the client at a name the keytab holds", a->server);
+        } else if (!have_k) {
+            snprintf(cause, sizeof(cause), "stale keytab: the ticket is encrypted with kvno %s "
+                     "but the keytab holds other kvnos for %s (the service password changed, or "
+                     "the keytab was exported again elsewhere, e.g. a second ktpass run)",
+                     kvno_text, a->server);
+            snprintf(fix, sizeof(fix), "export a fresh keytab for %s and merge it (mailsso-keytab "
+                     "merge keeps the old kvno for tickets still in use)", a->server);
+        } else if (!have_e) {
+            snprintf(cause, sizeof(cause), "the keytab holds kvno %s of %s but not for the "
+                     "ticket's enctype %s", kvno_text, a->server,
+                     mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)));
+            snprintf(fix, sizeof(fix), "export the keytab with that enctype too (ktpass -crypto "
+                     "ALL or ktadd -e), or make the KDC issue an enctype the keytab holds");
+        } else {
+            snprintf(cause, sizeof(cause), "the keytab holds kvno %s %s for %s but it does not "
+                     "decrypt the ticket: the key differs from the KDC's (the password was set "
+                     "again without a kvno change, or the keytab came from another account/salt)",
+                     kvno_text, mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)),
+                     a->server);
+            snprintf(fix, sizeof(fix), "export a fresh keytab from the KDC for %s and replace the "
+                     "old entries", a->server);
+        }
+    } else if (f->have_gss) {
+        snprintf(cause, sizeof(cause), "%s", diag.cause[0] ? diag.cause : "GSS-API failure");
+        snprintf(fix, sizeof(fix), "%s", diag.fix[0] ? diag.fix : "see the error text");
+        if (diag.krb5_code == KRB5KRB_AP_ERR_SKEW) {
+            time_t now = time(NULL);
+            struct tm tm;
+            char ts[40];
+            gmtime_r(&now, &tm);
+            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            used = strlen(cause);
+            APPEND(cause, sizeof(cause), used, " (this server's clock: %s)", ts);
+            used = 0;
+        }
+    } else {
+        snprintf(cause, sizeof(cause), "unknown");
+    }
+
+    APPEND(line, sizeof(line), used, "%s: %s login failed: service=%s stage=%s", MSP_LOG_PREFIX,
+           f->mech, f->service ? f->service : "?", f->stage ? f->stage : "?");
+    if (f->ipremote != NULL)
+        APPEND(line, sizeof(line), used, " client=%s", f->ipremote);
+    if (client[0])
+        APPEND(line, sizeof(line), used, " principal=%s", client);
+    if (a != NULL) {
+        APPEND(line, sizeof(line), used, " ticket=%s kvno=", a->server);
+        if (a->has_kvno)
+            APPEND(line, sizeof(line), used, "%u", a->kvno);
+        else
+            APPEND(line, sizeof(line), used, "none");
+        APPEND(line, sizeof(line), used, " enctype=%s",
+               mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)));
+        if (a->authenticator_enctype != 0)
+            APPEND(line, sizeof(line), used, " session_enctype=%s",
+                   mailsso_enctype_describe(a->authenticator_enctype, d, sizeof(d)));
+    } else if (f->apreq_error != NULL && f->apreq_error[0]) {
+        APPEND(line, sizeof(line), used, " ticket=unreadable (%s)", f->apreq_error);
+    }
+    if (f->keytab != NULL) {
+        APPEND(line, sizeof(line), used, " keytab=%s", f->keytab);
+        if (holds[0])
+            APPEND(line, sizeof(line), used, " holds %s", holds);
+    }
+    if (f->have_gss && diag.code_text[0])
+        APPEND(line, sizeof(line), used, "; error: %s", diag.code_text);
+    APPEND(line, sizeof(line), used, "; cause: %s", cause);
+    if (fix[0])
+        APPEND(line, sizeof(line), used, "; fix: %s", fix);
+    (void)eno;
+    utils->log(utils->conn, SASL_LOG_ERR, "%s", line);
+}

@@ -1,0 +1,188 @@
+/*
+ * NAME
+ *   plugin.h - internals of the mailsso Cyrus SASL GSSAPI server plugin
+ *
+ * DESCRIPTION
+ *   The plugin is Cyrus SASL glue only; policy lives in lib/.
+ *     plugin.c    entry point, mechanism table, global state, start-up self-check
+ *     service.c   per-service settings and the cached acceptor credential
+ *     step.c      the RFC 4752 GSSAPI and GSS-SPNEGO server steps
+ *     layer.c     the security layer (wrap/unwrap with length framing)
+ *     explain.c   the one-line diagnosis of a failed login
+ *
+ *   Global state (struct msp_global) is created in sasl_server_plug_init()
+ *   and freed by mech_free. It is guarded by one pthread mutex; the
+ *   credential handed to a connection is reference counted so a rotation
+ *   never frees a credential another thread is using.
+ */
+#ifndef MAILSSO_PLUGIN_H
+#define MAILSSO_PLUGIN_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <gssapi/gssapi.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+
+#include <mailsso/apreq.h>
+#include <mailsso/config.h>
+#include <mailsso/diag.h>
+#include <mailsso/enctype.h>
+#include <mailsso/error.h>
+#include <mailsso/identity.h>
+
+#define MSP_LOG_PREFIX "mailsso"
+#define MSP_MAX_SSF 256
+
+/* A reference-counted acceptor credential. */
+typedef struct msp_cred {
+    gss_cred_id_t cred;
+    unsigned refs;          /* guarded by the global mutex */
+} msp_cred;
+
+/* Fingerprint of a keytab file: a change means "re-acquire". */
+typedef struct msp_ktstamp {
+    int valid;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} msp_ktstamp;
+
+typedef struct msp_service {
+    char *name;                      /* "imap" */
+    char *keytab;                    /* as given, maybe "FILE:/path" */
+    const char *keytab_path;         /* points into keytab after "FILE:" / "WRFILE:", or NULL */
+    const char *keytab_origin;       /* where the name came from (for log lines) */
+    char **accept;                   /* accept_names patterns; n_accept == 0: host-based */
+    size_t n_accept;
+    mailsso_enctype_policy *policy;
+    char policy_text[256];
+    mailsso_identity_rules *rules;
+    mailsso_error setup_err;         /* code != 0: the service cannot log anyone in */
+    msp_cred *cred;                  /* current credential, or NULL */
+    msp_ktstamp stamp;               /* keytab stamp when cred was acquired */
+    struct msp_service *next;
+} msp_service;
+
+typedef struct msp_global {
+    pthread_mutex_t lock;
+    mailsso_config *cfg;             /* never NULL after init */
+    const char *cfg_origin;          /* "path" or "built-in defaults" */
+    mailsso_error cfg_err;           /* a config file that failed to load */
+    char *sasl_keytab;               /* stock-compatible SASL option keytab: */
+    char *default_realm;
+    msp_service *services;
+    int audit_level;                 /* SASL_LOG_* for the audit line, -1: none */
+    char *selfcheck;                 /* start-up problems, re-logged on the first connection */
+    int selfcheck_logged;
+} msp_global;
+
+enum { MSP_AUTHNEG = 1, MSP_SSFCAP, MSP_SSFREQ, MSP_DONE, MSP_FAILED };
+#define MSP_LAYER_NONE 1
+#define MSP_LAYER_INTEGRITY 2
+#define MSP_LAYER_CONFIDENTIALITY 4
+
+/* One authentication exchange (and afterwards its security layer). */
+typedef struct msp_conn {
+    int state;
+    int spnego;                      /* mechanism GSS-SPNEGO */
+    msp_global *g;
+    const sasl_utils_t *utils;
+    msp_service *svc;
+    msp_cred *cred;
+    gss_ctx_id_t ctx;
+    gss_name_t client_name;
+    OM_uint32 ret_flags;
+    mailsso_apreq_info apreq;
+    int have_apreq;
+    char apreq_err[256];
+    char *principal;                 /* authenticated principal, display form */
+    char *mailbox;                   /* mapped name */
+    char target[MAILSSO_APREQ_NAME_MAX]; /* the ticket's server principal (authenticated) */
+    int32_t ticket_etype;
+    int32_t session_etype;
+    unsigned char offered;           /* layers offered in SSFCAP */
+    sasl_ssf_t conf_ssf;             /* SSF of the confidentiality layer */
+    unsigned char *out;              /* output of the last step */
+    /* security layer */
+    int layer;                       /* MSP_LAYER_* chosen */
+    unsigned recv_max;               /* largest packet we accept */
+    unsigned char *enc_buf;
+    size_t enc_cap;
+    unsigned char *dec_out;
+    size_t dec_cap, dec_len;
+    unsigned char lenbuf[4];
+    size_t len_have;
+    unsigned char *pkt;
+    size_t pkt_len, pkt_have;
+} msp_conn;
+
+/* layer.c */
+int msp_layer_encode(void *context, const struct iovec *invec, unsigned numiov,
+                     const char **output, unsigned *outputlen);
+int msp_layer_decode(void *context, const char *input, unsigned inputlen, const char **output,
+                     unsigned *outputlen);
+void msp_layer_free(msp_conn *c);
+
+/* step.c */
+int msp_mech_new(void *glob_context, sasl_server_params_t *sparams, const char *challenge,
+                 unsigned challen, void **conn_context);
+int msp_mech_step(void *conn_context, sasl_server_params_t *sparams, const char *clientin,
+                  unsigned clientinlen, const char **serverout, unsigned *serveroutlen,
+                  sasl_out_params_t *oparams);
+void msp_mech_dispose(void *conn_context, const sasl_utils_t *utils);
+
+/* plugin.c */
+msp_global *msp_global_of(void *glob_context, int *spnego_out);
+void msp_selfcheck_relog(msp_global *g, const sasl_utils_t *utils);
+void msp_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* service.c */
+int msp_service_get(msp_global *g, const sasl_utils_t *utils, const char *name,
+                    msp_service **svc_out);
+/* Returns the current credential (refs + 1), re-acquiring it when the
+ * keytab changed. On failure fills err/diag and returns non-zero. */
+int msp_cred_get(msp_global *g, msp_service *svc, msp_cred **cred_out, mailsso_error *err,
+                 mailsso_diag *diag);
+void msp_cred_put(msp_global *g, msp_cred *cred);
+void msp_services_free(msp_global *g);
+/* 1 if principal (display form) is accepted for svc on host fqdn. */
+int msp_accept_name_ok(const msp_service *svc, const char *fqdn, const char *principal);
+/* Human form of the accepted names, into buf. */
+const char *msp_accept_describe(const msp_service *svc, const char *fqdn, char *buf, size_t size);
+/* Strips FILE:/WRFILE:; NULL for keytab types that are not files. */
+const char *msp_keytab_file(const char *name);
+int msp_ktstamp_read(const char *path, msp_ktstamp *st, int *errno_out);
+char *msp_selfcheck_service(msp_global *g, msp_service *svc);
+
+/* explain.c */
+typedef struct msp_failure {
+    const char *mech;                 /* "GSSAPI" */
+    const char *service;
+    const char *keytab;               /* file path or name, may be NULL */
+    const mailsso_apreq_info *apreq;  /* NULL if the token did not parse */
+    const char *apreq_error;          /* why it did not parse */
+    const char *client;               /* authenticated principal, if known */
+    const char *stage;                /* "accept", "enctype policy", "identity", ... */
+    int have_gss;
+    OM_uint32 major, minor;
+    const char *cause;                /* our own cause, overrides the GSS one */
+    const char *fix;
+    const char *ipremote;
+} msp_failure;
+
+void msp_explain(const sasl_utils_t *utils, const msp_failure *f);
+/* Summary of what a keytab holds for principal: "kvno 2: aes256-..., aes128-...; kvno 3: ..."
+ * Writes into buf; returns 0, or -1 with a reason in buf. Sets *kvno_found / *etype_found. */
+int msp_keytab_summary(const char *path, const char *principal, uint32_t kvno, int32_t enctype,
+                       char *buf, size_t size, int *have_principal, int *have_kvno,
+                       int *have_enctype, int *errno_out);
+
+#endif

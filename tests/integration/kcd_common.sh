@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# NAME
+#   kcd_common.sh - shared set-up for the mailsso-kcd integration tests
+#   (sourced, not a test itself)
+#
+# SYNOPSIS
+#   . "$top_srcdir/tests/integration/kcd_common.sh"
+#   kcd_env_init kcd_token          # harness_init + LDAP KDC + CA + users + CRL server
+#   kcd_write_conf [EXTRA_LINES]    # $KCD_CONF, the kcd group with test paths
+#   kcd_start                       # mailsso-kcd serve (harness name "kcd"), waits for the socket
+#   kcd_token CERTNAME [ARGS...]    # mailsso-kcd token --cert $CA_DIR/CERTNAME.crt
+#   kdc_s4u_counts                  # "SELF PROXY": S4U lines in the KDC log so far
+#
+# DESCRIPTION
+#   Certificates issued by kcd_env_init (UPN suffix example.test, mapped to
+#   EXAMPLE.TEST by the default config):
+#     alice     good                       bob       good (revoked by some tests)
+#     revoked   revoked before the CRL     expired   --expired
+#     untrusted --untrusted                noupn     --no-upn
+#     foreign   UPN carol@elsewhere.test   twoupn    two UPNs
+#     gwcert    UPN HTTP/gw... (a service) ghost     UPN ghost@example.test (no principal)
+#   KCD_LOG is the helper's log file, KCD_SOCK its socket.
+
+. "$top_srcdir/tests/harness/lib.sh"
+
+KCD_BIN=$top_builddir/kcd/mailsso-kcd
+
+kcd_env_init() {
+    harness_init "$1"
+    require_cmd openssl python3 slapd krb5kdc
+    [ -x "$KCD_BIN" ] || harness_fatal "$KCD_BIN not built (run make first)"
+    kdc_ldap_start
+    ca_init
+    ca_issue_user alice alice@example.test
+    ca_issue_user bob bob@example.test
+    ca_issue_user revoked alice@example.test
+    ca_issue_user expired alice@example.test --expired
+    ca_issue_user untrusted alice@example.test --untrusted
+    ca_issue_user noupn "" --no-upn --email alice@example.test
+    ca_issue_user foreign carol@elsewhere.test
+    ca_issue_user twoupn alice@example.test --upn2 bob@example.test
+    ca_issue_user ghost ghost@example.test
+    ca_revoke revoked
+    ca_gen_crl
+    ca_serve_crl
+    mkdir -p "$T/kcd"
+    KCD_SOCK=$T/kcd/kcd.sock
+    KCD_CONF=$T/kcd/mailsso.conf
+    KCD_LOG=$T/logs/kcd.log
+    export KCD_SOCK KCD_CONF KCD_LOG
+}
+
+# kcd_write_conf [EXTRA kcd-group LINES...]: later keys override nothing
+# (libconfig refuses duplicates), so tests pass keys that are not below.
+kcd_conf_has() { case "$KCD_EXTRA" in *"$1 ="*) return 0 ;; esac; return 1; }
+kcd_write_conf() {
+    local l
+    KCD_EXTRA=""
+    for l in "$@"; do KCD_EXTRA="$KCD_EXTRA    $l
+"; done
+    {
+        echo 'log_level = "debug";'
+        echo 'kcd = {'
+        echo "    listen = \"$KCD_SOCK\";"
+        kcd_conf_has socket_mode || echo '    socket_mode = 0666;'
+        kcd_conf_has allowed_peers || echo "    allowed_peers = [\"$(id -un)\"];"
+        kcd_conf_has keytab || echo "    keytab = \"$GW_KEYTAB\";"
+        kcd_conf_has principal || echo "    principal = \"HTTP/gw.example.test@$REALM\";"
+        echo "    trust_anchors = \"$CA_ROOT\";"
+        kcd_conf_has intermediates || echo "    intermediates = \"$CA_INTER\";"
+        kcd_conf_has upn_realms || echo "    upn_realms = [\"example.test = $REALM\"];"
+        kcd_conf_has default_target || echo '    default_target = "HTTP@mail.example.test";'
+        kcd_conf_has crl_fail_mode || echo '    crl_fail_mode = "closed";'
+        kcd_conf_has crl_required_at_start || echo '    crl_required_at_start = false;'
+        kcd_conf_has crl_timeout || echo '    crl_timeout = 2;'
+        kcd_conf_has crl_retry || echo '    crl_retry = 0;'
+        kcd_conf_has negative_cache_ttl || echo '    negative_cache_ttl = 0;'
+        kcd_conf_has require_eku || echo '    require_eku = ["clientAuth"];'
+        printf '%s' "$KCD_EXTRA"
+        echo '};'
+    } >"$KCD_CONF"
+}
+
+kcd_start() {
+    local i
+    rm -f "$KCD_SOCK"
+    harness_spawn kcd "$KCD_BIN" serve -c "$KCD_CONF" --foreground
+    for ((i = 0; i < 200; i++)); do
+        [ -S "$KCD_SOCK" ] && grep -q "listening on" "$KCD_LOG" 2>/dev/null && return 0
+        harness_alive kcd || break
+        sleep 0.05
+    done
+    cat "$KCD_LOG" >&2
+    harness_fatal "mailsso-kcd did not start (log above)"
+}
+
+kcd_token() {
+    local name=$1
+    shift
+    "$KCD_BIN" token -c "$KCD_CONF" --cert "$CA_DIR/$name.crt" "$@"
+}
+
+# kcd_ask CERTNAME [curl args]: one auth request straight to the socket;
+# prints the HTTP status; headers in $T/last.headers
+kcd_ask() {
+    local name=$1 cert=""
+    shift
+    [ "$name" = - ] || cert=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' "$CA_DIR/$name.crt")
+    curl -s -o /dev/null -D "$T/last.headers" -w '%{http_code}' --unix-socket "$KCD_SOCK" \
+        -H "X-Client-Cert: $cert" "$@" http://kcd/auth
+}
+
+kdc_s4u_counts() {
+    local s p
+    s=$(grep -c 'PROTOCOL-TRANSITION' "$KDC_LOG")
+    p=$(grep -c 'CONSTRAINED-DELEGATION' "$KDC_LOG")
+    echo "$s $p"
+}
