@@ -11,13 +11,8 @@ BUILD_DIR=${BUILD_DIR:-$top/build}
 JOBS=${JOBS:-2}
 
 ./scripts/install-deps.sh
-[ -x ./configure ] && [ ./configure -nt configure.ac ] || ./autogen.sh
-mkdir -p "$BUILD_DIR"
+BUILD_DIR=$BUILD_DIR JOBS=$JOBS ./scripts/build.sh
 cd "$BUILD_DIR"
-if [ ! -f Makefile ] || [ config.status -ot "$top/configure" ]; then
-    "$top/configure" --enable-werror
-fi
-make -j"$JOBS"
 
 status=0
 make -j"$JOBS" check || status=$?

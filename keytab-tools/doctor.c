@@ -294,7 +294,7 @@ ktool_cmd_doctor(int argc, char **argv)
     const char *users[16], *services[32], *hostname = NULL, *policy_spec = NULL;
     const char **princs = NULL;
     size_t n_users = 0, n_services = 0, np = 0, i, j;
-    char *path = NULL, *realm = NULL, host[256], fix[1024];
+    char *client_pw = NULL, *path = NULL, *realm = NULL, host[256], fix[1024];
     uint32_t max_skew = 300;
     int c, offline = 0, rc = KTOOL_EXIT_FAIL, use_ccache = 0;
 
@@ -336,8 +336,17 @@ ktool_cmd_doctor(int argc, char **argv)
             return ktool_usage_error("doctor", "--client needs exactly one of --password-file "
                                      "and --client-keytab");
         client.mode = client.password_file ? KTOOL_CLIENT_PASSWORD : KTOOL_CLIENT_KEYTAB;
+        if (client.password_file != NULL) {
+            char prompt[600];
+            ktool_fmt(prompt, sizeof(prompt), "Password for %s: ", client.principal);
+            if (ktool_read_password(client.password_file, prompt, 0, &client_pw, &err) != 0) {
+                ktool_print_error(&err);
+                return KTOOL_EXIT_FAIL;
+            }
+            client.password = client_pw;
+        }
     } else {
-        client.mode = use_ccache ? KTOOL_CLIENT_CCACHE : KTOOL_CLIENT_S4U;
+        client.mode = use_ccache ? KTOOL_CLIENT_CCACHE : KTOOL_CLIENT_SELF;
     }
 
     /* configuration: optional unless --config was given */
@@ -378,7 +387,7 @@ ktool_cmd_doctor(int argc, char **argv)
             goto cleanup;
         }
     }
-    client.s4u_keytab = path;
+    client.self_keytab = path;
     if (d.json) {
         printf("{\"keytab\":");
         ktool_json_str(stdout, path);
@@ -617,6 +626,7 @@ cleanup:
     mailsso_enctype_policy_free(policy);
     mailsso_config_free(cfg);
     free(princs);
+    ktool_password_free(client_pw);
     free(path);
     mailsso_keytab_free(kt);
     return rc;

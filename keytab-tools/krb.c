@@ -4,8 +4,10 @@
  *
  * DESCRIPTION
  *   ktool_get_token() plays the client: it gets a ticket for a service
- *   principal (S4U2Self with the keytab's own key, or a client's password,
- *   keytab or ccache) and returns the first GSS token (raw krb5 mech).
+ *   principal -- with the keytab's own key (an AS exchange for a ticket to
+ *   itself, encrypted by the KDC in the service's current key), or with a
+ *   client's password, keytab or ccache -- and returns the first GSS token
+ *   (raw krb5 mech).
  *   ktool_accept_token() plays the server the way the plugin does: an
  *   acceptor credential from the keytab file (gss_acquire_cred_from), the
  *   enctype policy applied to it, gss_accept_sec_context. When acceptance
@@ -134,20 +136,25 @@ initial_creds(krb5_context ctx, const ktool_client *client, const char *client_p
     krb5_get_init_creds_opt_set_forwardable(opt, 1);
     krb5_get_init_creds_opt_set_tkt_life(opt, 600);
     if (client->mode == KTOOL_CLIENT_PASSWORD) {
-        rc = ktool_read_password(client->password_file, "Password for client: ", 0, &pw, err);
-        if (rc != 0)
-            goto cleanup;
-        code = krb5_get_init_creds_password(ctx, &creds, princ, pw, NULL, NULL, 0, service, opt);
+        if (client->password == NULL) {
+            rc = ktool_read_password(client->password_file, "Password for client: ", 0, &pw,
+                                     err);
+            if (rc != 0)
+                goto cleanup;
+        }
+        code = krb5_get_init_creds_password(ctx, &creds, princ,
+                                            client->password ? client->password : pw, NULL, NULL,
+                                            0, service, opt);
     } else {
         const char *ktpath = client->mode == KTOOL_CLIENT_KEYTAB ? client->client_keytab
-                                                                 : client->s4u_keytab;
+                                                                 : client->self_keytab;
         snprintf(ktname, sizeof(ktname), "FILE:%s", ktpath);
         code = krb5_kt_resolve(ctx, ktname, &kt);
         if (code == 0)
             code = krb5_get_init_creds_keytab(ctx, &creds, princ, kt, 0, service, opt);
     }
     if (code != 0) {
-        if (client->mode == KTOOL_CLIENT_S4U)
+        if (client->mode == KTOOL_CLIENT_SELF)
             ktool_fmt(what, sizeof(what),
                      "the KDC refused the keytab's newest key for %s (AS exchange%s%s)",
                      client_princ, service ? " for " : "", service ? service : "");
@@ -196,7 +203,7 @@ ktool_get_token(const ktool_client *client, const char *service, gss_buffer_desc
     krb5_context ctx = NULL;
     krb5_ccache cc = NULL;
     gss_name_t target = GSS_C_NO_NAME;
-    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL, imp = GSS_C_NO_CREDENTIAL;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
     gss_buffer_desc out = GSS_C_EMPTY_BUFFER;
     gss_key_value_element_desc el[1];
@@ -217,13 +224,16 @@ ktool_get_token(const ktool_client *client, const char *service, gss_buffer_desc
     case KTOOL_CLIENT_CCACHE:
         cname = client->ccache != NULL ? client->ccache : krb5_cc_default_name(ctx);
         break;
-    case KTOOL_CLIENT_S4U:
+    case KTOOL_CLIENT_SELF:
     case KTOOL_CLIENT_PASSWORD:
     case KTOOL_CLIENT_KEYTAB: {
         char *fullname = NULL;
+        /* SELF: an AS exchange as the service, for a ticket to itself: the
+         * KDC encrypts it in the service's current long-term key, exactly as
+         * it does for mail clients. */
         rc = initial_creds(ctx, client,
-                           client->mode == KTOOL_CLIENT_S4U ? service : client->principal, NULL,
-                           &cc, NULL, err);
+                           client->mode == KTOOL_CLIENT_SELF ? service : client->principal,
+                           client->mode == KTOOL_CLIENT_SELF ? service : NULL, &cc, NULL, err);
         if (rc != 0)
             goto cleanup;
         if (krb5_cc_get_full_name(ctx, cc, &fullname) != 0) {
@@ -247,22 +257,7 @@ ktool_get_token(const ktool_client *client, const char *service, gss_buffer_desc
         rc = ktool_gss_error(major, minor, err, what);
         goto cleanup;
     }
-    if (client->mode == KTOOL_CLIENT_S4U) {
-        /* S4U2Self: the service asks the KDC for a ticket to itself on behalf
-         * of itself; the KDC encrypts it in the service's current key. */
-        major = gss_acquire_cred_impersonate_name(&minor, cred, target, GSS_C_INDEFINITE,
-                                                  &krb5_mech_set, GSS_C_INITIATE, &imp, NULL,
-                                                  NULL);
-        if (GSS_ERROR(major)) {
-            ktool_fmt(what, sizeof(what), "S4U2Self for %s failed", service);
-            rc = ktool_gss_error(major, minor, err, what);
-            mailsso_error_set_fix(err, "the KDC must allow protocol transition for %s, or use "
-                                       "--client PRINC with --password-file/--client-keytab",
-                                  service);
-            goto cleanup;
-        }
-    }
-    major = gss_init_sec_context(&minor, imp != GSS_C_NO_CREDENTIAL ? imp : cred, &gctx, target,
+    major = gss_init_sec_context(&minor, cred, &gctx, target,
                                  &krb5_mech_oid, GSS_C_MUTUAL_FLAG, 0,
                                  GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &out, NULL,
                                  NULL);
@@ -277,7 +272,6 @@ ktool_get_token(const ktool_client *client, const char *service, gss_buffer_desc
 cleanup:
     gss_release_buffer(&minor, &out);
     gss_delete_sec_context(&minor, &gctx, GSS_C_NO_BUFFER);
-    gss_release_cred(&minor, &imp);
     gss_release_cred(&minor, &cred);
     gss_release_name(&minor, &target);
     if (cc != NULL)
@@ -493,7 +487,7 @@ ktool_kdc_kvno(const ktool_client *client, const char *principal, uint32_t *kvno
     rc = ktool_krb5_init(&ctx, err);
     if (rc != 0)
         return rc;
-    if (client->mode == KTOOL_CLIENT_S4U) {
+    if (client->mode == KTOOL_CLIENT_SELF) {
         /* AS exchange as the principal, for a ticket to itself: the ticket's
          * kvno is the KDC's current one. */
         rc = initial_creds(ctx, client, principal, principal, NULL, &creds, err);

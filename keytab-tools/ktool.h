@@ -136,7 +136,7 @@ int ktool_gss_error(OM_uint32 major, OM_uint32 minor, mailsso_error *err, const 
 
 /* How the tool gets a ticket for the principal under test. */
 typedef enum ktool_client_mode {
-    KTOOL_CLIENT_S4U = 0,    /* the keytab's own key + S4U2Self to itself */
+    KTOOL_CLIENT_SELF = 0,   /* the keytab's own key: AS exchange for a ticket to itself */
     KTOOL_CLIENT_PASSWORD,   /* --client P --password-file F */
     KTOOL_CLIENT_KEYTAB,     /* --client P --client-keytab K */
     KTOOL_CLIENT_CCACHE      /* --ccache C (or KRB5CCNAME) */
@@ -146,9 +146,10 @@ typedef struct ktool_client {
     ktool_client_mode mode;
     const char *principal;       /* client principal (password/keytab modes) */
     const char *password_file;
+    const char *password;        /* already read (callers read the file once) */
     const char *client_keytab;
     const char *ccache;
-    const char *s4u_keytab;      /* keytab whose key the S4U mode uses */
+    const char *self_keytab;      /* keytab whose key the SELF mode uses */
 } ktool_client;
 
 /* Obtains the first GSS (raw krb5) token a client would send to service.

@@ -4,8 +4,10 @@
  *
  * DESCRIPTION
  *   For each principal of the keytab (or those of --service / -p): get a
- *   ticket from the KDC -- by default with S4U2Self using the keytab's own
- *   key, or with a client's password, keytab or ccache -- and accept it from
+ *   ticket from the KDC -- by default an AS exchange with the keytab's own
+ *   key for a ticket to the principal itself (the KDC encrypts it in the
+ *   service's current key, as for any client), or with a client's password,
+ *   keytab or ccache -- and accept it from
  *   the keytab file through gss_accept_sec_context with the enctype policy
  *   applied, the same acceptor path the SASL plugin uses. Reports the kvno
  *   and enctype of the ticket; on failure the precise reason (stale kvno,
@@ -34,7 +36,7 @@ help(void)
            "                          imap, pop, sieve, lmtp, http; repeatable); its enctype\n"
            "                          policy comes from that section of mailsso.conf\n"
            "  -p, --principal P       only this principal\n"
-           "  How the ticket is obtained (default: S4U2Self with the keytab's own key):\n"
+           "  How the ticket is obtained (default: the keytab's own key asks for a ticket to itself):\n"
            "      --client P          as client P, with one of:\n"
            "      --password-file F   P's password (first line; '-' = stdin)\n"
            "      --client-keytab K   P's keytab\n"
@@ -90,7 +92,7 @@ ktool_cmd_verify(int argc, char **argv)
     const char *services[16], *only = NULL, *policy_spec = NULL;
     const char **princs = NULL;
     size_t n_services = 0, np, j, tested = 0, failed = 0;
-    char *path = NULL;
+    char *client_pw = NULL, *path = NULL;
     int c, json = 0, rc = KTOOL_EXIT_FAIL, use_ccache = 0;
 
     memset(&client, 0, sizeof(client));
@@ -119,19 +121,28 @@ ktool_cmd_verify(int argc, char **argv)
             return ktool_usage_error("verify", "--client needs exactly one of --password-file "
                                      "and --client-keytab");
         client.mode = client.password_file ? KTOOL_CLIENT_PASSWORD : KTOOL_CLIENT_KEYTAB;
+        if (client.password_file != NULL) {
+            char prompt[600];
+            ktool_fmt(prompt, sizeof(prompt), "Password for %s: ", client.principal);
+            if (ktool_read_password(client.password_file, prompt, 0, &client_pw, &err) != 0) {
+                ktool_print_error(&err);
+                return KTOOL_EXIT_FAIL;
+            }
+            client.password = client_pw;
+        }
     } else if (client.password_file != NULL || client.client_keytab != NULL) {
         return ktool_usage_error("verify", "--password-file/--client-keytab need --client");
     } else if (use_ccache) {
         client.mode = KTOOL_CLIENT_CCACHE;
     } else {
-        client.mode = KTOOL_CLIENT_S4U;
+        client.mode = KTOOL_CLIENT_SELF;
     }
     if (ktool_keytab_path(optind < argc ? argv[optind] : NULL, &path, &err) != 0 ||
         mailsso_keytab_read(path, &kt, &err) != 0) {
         ktool_print_error(&err);
         goto cleanup;
     }
-    client.s4u_keytab = path;
+    client.self_keytab = path;
     if (ktool_load_policy(policy_spec, n_services == 1 ? services[0] : NULL, &policy, &err) != 0) {
         ktool_print_error(&err);
         goto cleanup;
@@ -173,7 +184,7 @@ ktool_cmd_verify(int argc, char **argv)
                 ktool_fmt(res.reason, sizeof(res.reason), "%s (fix: %s)", perr.message, perr.fix);
             else
                 ktool_fmt(res.reason, sizeof(res.reason), "%s", perr.message);
-            if (client.mode == KTOOL_CLIENT_S4U && perr.code == MAILSSO_E_KRB5)
+            if (client.mode == KTOOL_CLIENT_SELF && perr.code == MAILSSO_E_KRB5)
                 ktool_fmt(res.reason + strlen(res.reason), sizeof(res.reason) - strlen(res.reason),
                          "; the keytab's newest key (kvno %u) is not the KDC's current key: a "
                          "stale kvno or a key made with the wrong password/salt",
@@ -221,6 +232,7 @@ ktool_cmd_verify(int argc, char **argv)
 cleanup:
     mailsso_enctype_policy_free(policy);
     free(princs);
+    ktool_password_free(client_pw);
     free(path);
     mailsso_keytab_free(kt);
     return rc;

@@ -54,6 +54,12 @@ typedef struct msp_ktstamp {
     struct timespec mtime;
 } msp_ktstamp;
 
+typedef struct msp_realm_policy {
+    char *realm;
+    mailsso_enctype_policy *policy;
+    char text[256];
+} msp_realm_policy;
+
 typedef struct msp_service {
     char *name;                      /* "imap" */
     char *keytab;                    /* as given, maybe "FILE:/path" */
@@ -61,8 +67,13 @@ typedef struct msp_service {
     const char *keytab_origin;       /* where the name came from (for log lines) */
     char **accept;                   /* accept_names patterns; n_accept == 0: host-based */
     size_t n_accept;
+    char *hostname;                  /* "hostname" key, else the SASL serverFQDN */
+    char *rcache;                    /* "replay_cache" key, or NULL */
+    int warn_rc4;
     mailsso_enctype_policy *policy;
     char policy_text[256];
+    msp_realm_policy *realm_policies; /* realm_enctypes */
+    size_t n_realm_policies;
     mailsso_identity_rules *rules;
     mailsso_error setup_err;         /* code != 0: the service cannot log anyone in */
     msp_cred *cred;                  /* current credential, or NULL */
@@ -155,6 +166,9 @@ void msp_cred_put(msp_global *g, msp_cred *cred);
 void msp_services_free(msp_global *g);
 /* 1 if principal (display form) is accepted for svc on host fqdn. */
 int msp_accept_name_ok(const msp_service *svc, const char *fqdn, const char *principal);
+/* The enctype policy for a client principal (realm_enctypes, else enctypes). */
+const mailsso_enctype_policy *msp_policy_for(const msp_service *svc, const char *principal,
+                                             const char **text_out);
 /* Human form of the accepted names, into buf. */
 const char *msp_accept_describe(const msp_service *svc, const char *fqdn, char *buf, size_t size);
 /* Strips FILE:/WRFILE:; NULL for keytab types that are not files. */

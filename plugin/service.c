@@ -102,6 +102,13 @@ service_free(msp_service *svc)
         return;
     free(svc->name);
     free(svc->keytab);
+    free(svc->hostname);
+    free(svc->rcache);
+    for (size_t i = 0; i < svc->n_realm_policies; i++) {
+        free(svc->realm_policies[i].realm);
+        mailsso_enctype_policy_free(svc->realm_policies[i].policy);
+    }
+    free(svc->realm_policies);
     for (size_t i = 0; i < svc->n_accept; i++)
         free(svc->accept[i]);
     free(svc->accept);
@@ -191,6 +198,41 @@ service_new(msp_global *g, const char *name)
         }
     }
 
+    kt = mailsso_config_get_string(g->cfg, name, "hostname");
+    if (kt != NULL && kt[0] != '\0' && (svc->hostname = dupstr(kt)) == NULL)
+        goto fail;
+    kt = mailsso_config_get_string(g->cfg, name, "replay_cache");
+    if (kt != NULL && kt[0] != '\0' && (svc->rcache = dupstr(kt)) == NULL)
+        goto fail;
+    svc->warn_rc4 = mailsso_config_get_bool(g->cfg, name, "warn_rc4");
+
+    n = mailsso_config_get_list(g->cfg, name, "realm_enctypes", &items);
+    if (n > 0) {
+        svc->realm_policies = calloc(n, sizeof(*svc->realm_policies));
+        if (svc->realm_policies == NULL)
+            goto fail;
+        for (size_t i = 0; i < n && svc->setup_err.code == 0; i++) {
+            const char *eq = strchr(items[i], '=');
+            msp_realm_policy *rp = &svc->realm_policies[i];
+            size_t rl;
+            if (eq == NULL)
+                continue;       /* the schema check already refused it */
+            rl = (size_t)(eq - items[i]);
+            while (rl > 0 && items[i][rl - 1] == ' ')
+                rl--;
+            rp->realm = strndup(items[i], rl);
+            eq++;
+            while (*eq == ' ')
+                eq++;
+            if (rp->realm == NULL)
+                goto fail;
+            mailsso_strlcpy(rp->text, eq, sizeof(rp->text));
+            svc->n_realm_policies = i + 1;
+            if (mailsso_enctype_policy_parse(eq, &rp->policy, &svc->setup_err) != 0)
+                rp->policy = NULL;
+        }
+    }
+
     spec = mailsso_config_get_string(g->cfg, name, "enctypes");
     if (spec == NULL || spec[0] == '\0')
         spec = "default";
@@ -240,7 +282,7 @@ msp_service_get(msp_global *g, const sasl_utils_t *utils, const char *name,
 
 /* Allowed enctypes of the policy that the library knows, for the credential. */
 static size_t
-policy_enctypes(const mailsso_enctype_policy *p, krb5_enctype *out, size_t max)
+policy_enctypes(const msp_service *svc, krb5_enctype *out, size_t max)
 {
     static const krb5_enctype candidates[] = {
         ENCTYPE_AES256_CTS_HMAC_SHA384_192, ENCTYPE_AES128_CTS_HMAC_SHA256_128,
@@ -251,9 +293,14 @@ policy_enctypes(const mailsso_enctype_policy *p, krb5_enctype *out, size_t max)
     size_t n = 0;
 
     for (size_t i = 0; i < MAILSSO_ARRAY_LEN(candidates) && n < max; i++) {
+        int ok;
         if (mailsso_enctype_classify(candidates[i]) == MAILSSO_ENCTYPE_BROKEN)
             continue;
-        if (mailsso_enctype_policy_allows(p, candidates[i]))
+        ok = mailsso_enctype_policy_allows(svc->policy, candidates[i]);
+        for (size_t r = 0; !ok && r < svc->n_realm_policies; r++)
+            ok = svc->realm_policies[r].policy != NULL &&
+                 mailsso_enctype_policy_allows(svc->realm_policies[r].policy, candidates[i]);
+        if (ok)
             out[n++] = candidates[i];
     }
     return n;
@@ -285,7 +332,7 @@ msp_cred_put(msp_global *g, msp_cred *cred)
 static int
 acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_diag *diag)
 {
-    gss_key_value_element_desc el;
+    gss_key_value_element_desc el[2];
     gss_key_value_set_desc store;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     gss_OID_set_desc mechs, neg;
@@ -297,10 +344,12 @@ acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_d
     krb5_enctype etypes[16];
     size_t n;
 
-    el.key = "keytab";
-    el.value = svc->keytab;
-    store.count = 1;
-    store.elements = &el;
+    el[0].key = "keytab";
+    el[0].value = svc->keytab;
+    el[1].key = "rcache";
+    el[1].value = svc->rcache;
+    store.count = svc->rcache != NULL ? 2 : 1;
+    store.elements = el;
     /* krb5 for GSSAPI, SPNEGO for GSS-SPNEGO; both from the same store. Without
      * an SPNEGO element the mechglue would hand SPNEGO the default credential,
      * i.e. the default keytab. */
@@ -318,7 +367,7 @@ acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_d
     neg.count = 1;
     neg.elements = &oids[0];
     (void)gss_set_neg_mechs(&minor, cred, &neg);
-    n = policy_enctypes(svc->policy, etypes, MAILSSO_ARRAY_LEN(etypes));
+    n = policy_enctypes(svc, etypes, MAILSSO_ARRAY_LEN(etypes));
     if (n == 0) {
         (void)gss_release_cred(&minor, &cred);
         return mailsso_error_set(err, MAILSSO_E_CONFIG,
@@ -404,10 +453,12 @@ expand_pattern(const msp_service *svc, const char *entry, const char *fqdn, char
     char host[256];
 
     mailsso_strlcpy(host, fqdn != NULL ? fqdn : "", sizeof(host));
+    if (svc->hostname != NULL)
+        mailsso_strlcpy(host, svc->hostname, sizeof(host));
     mailsso_ascii_lower(host);
-    if (entry == NULL || strcmp(entry, "host") == 0 || entry[0] == '\0')
+    if (entry == NULL || strcmp(entry, "@hostbased") == 0 || entry[0] == '\0')
         snprintf(out, size, "%s/%s@*", svc->name, host);
-    else if (strcmp(entry, "any") == 0 || strcmp(entry, "*") == 0)
+    else if (strcmp(entry, "@any") == 0 || strcmp(entry, "*") == 0)
         snprintf(out, size, "*");
     else if (strchr(entry, '@') == NULL && strchr(entry, '/') == NULL)
         snprintf(out, size, "%s/%s@*", svc->name, entry);          /* bare host name */
@@ -524,4 +575,22 @@ msp_selfcheck_service(msp_global *g, msp_service *svc)
 #undef ADD
     mailsso_keytab_free(kt);
     return text[0] ? strdup(text) : NULL;
+}
+
+const mailsso_enctype_policy *
+msp_policy_for(const msp_service *svc, const char *principal, const char **text_out)
+{
+    char realm[256];
+
+    if (principal != NULL && mailsso_identity_realm_of(principal, realm, sizeof(realm)) == 0) {
+        for (size_t i = 0; i < svc->n_realm_policies; i++) {
+            if (svc->realm_policies[i].policy != NULL &&
+                strcmp(svc->realm_policies[i].realm, realm) == 0) {
+                *text_out = svc->realm_policies[i].text;
+                return svc->realm_policies[i].policy;
+            }
+        }
+    }
+    *text_out = svc->policy_text;
+    return svc->policy;
 }

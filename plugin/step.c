@@ -259,20 +259,20 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
         c->session_etype = c->apreq.authenticator_enctype;
     {
         int32_t bad = 0;
-        const char *which = NULL;
-        if (c->ticket_etype != 0 && !mailsso_enctype_policy_allows(c->svc->policy, c->ticket_etype)) {
+        const char *which = NULL, *ptext = NULL;
+        const mailsso_enctype_policy *pol = msp_policy_for(c->svc, c->principal, &ptext);
+        if (c->ticket_etype != 0 && !mailsso_enctype_policy_allows(pol, c->ticket_etype)) {
             bad = c->ticket_etype;
             which = "ticket";
-        } else if (c->session_etype != 0 &&
-                   !mailsso_enctype_policy_allows(c->svc->policy, c->session_etype)) {
+        } else if (c->session_etype != 0 && !mailsso_enctype_policy_allows(pol, c->session_etype)) {
             bad = c->session_etype;
             which = "session key";
         }
         if (bad != 0) {
             failure_init(c, p, &f, "enctype policy");
             snprintf(cause, sizeof(cause), "the %s enctype %s is refused by our policy "
-                     "(enctypes = \"%s\" for service %s)", which, etype_text(bad, d1, sizeof(d1)),
-                     c->svc->policy_text, c->svc->name);
+                     "(\"%s\" for service %s, realm of %s)", which, etype_text(bad, d1, sizeof(d1)),
+                     ptext, c->svc->name, c->principal);
             snprintf(fix, sizeof(fix), "give the account %s AES keys (AD: "
                      "msDS-SupportedEncryptionTypes, then re-export the keytab), or allow it "
                      "explicitly in mailsso.conf enctypes", !strcmp(which, "ticket") ?
@@ -281,16 +281,17 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
             f.fix = fix;
             return fail(c, &f, SASL_BADAUTH);
         }
-        if (mailsso_enctype_classify(c->ticket_etype) == MAILSSO_ENCTYPE_LEGACY ||
-            mailsso_enctype_classify(c->session_etype) == MAILSSO_ENCTYPE_LEGACY) {
+        if (c->svc->warn_rc4 &&
+            (mailsso_enctype_classify(c->ticket_etype) == MAILSSO_ENCTYPE_LEGACY ||
+             mailsso_enctype_classify(c->session_etype) == MAILSSO_ENCTYPE_LEGACY)) {
             msp_log(c->utils, SASL_LOG_WARN,
                     "%s: WARNING: RC4 used by login of %s to service %s (ticket for %s: %s, "
-                    "session key: %s); RC4 is allowed by enctypes = \"%s\" but deprecated; fix: "
+                    "session key: %s); RC4 is allowed by \"%s\" but deprecated; fix: "
                     "give %s AES keys (AD: msDS-SupportedEncryptionTypes = 0x18 on the account, "
                     "then re-export the keytab with -crypto AES256-SHA1)",
                     MSP_LOG_PREFIX, c->principal, c->svc->name, c->target,
                     etype_text(c->ticket_etype, d1, sizeof(d1)),
-                    etype_text(c->session_etype, d2, sizeof(d2)), c->svc->policy_text,
+                    etype_text(c->session_etype, d2, sizeof(d2)), ptext,
                     mailsso_enctype_classify(c->ticket_etype) == MAILSSO_ENCTYPE_LEGACY
                         ? c->target : c->principal);
         }

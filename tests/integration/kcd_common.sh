@@ -16,7 +16,7 @@
 #   EXAMPLE.TEST by the default config):
 #     alice     good                       bob       good (revoked by some tests)
 #     revoked   revoked before the CRL     expired   --expired
-#     untrusted --untrusted                noupn     --no-upn
+#     stranger  --untrusted (foreign CA)   noupn     --no-upn
 #     foreign   UPN carol@elsewhere.test   twoupn    two UPNs
 #     gwcert    UPN HTTP/gw... (a service) ghost     UPN ghost@example.test (no principal)
 #   KCD_LOG is the helper's log file, KCD_SOCK its socket.
@@ -35,7 +35,7 @@ kcd_env_init() {
     ca_issue_user bob bob@example.test
     ca_issue_user revoked alice@example.test
     ca_issue_user expired alice@example.test --expired
-    ca_issue_user untrusted alice@example.test --untrusted
+    ca_issue_user stranger alice@example.test --untrusted
     ca_issue_user noupn "" --no-upn --email alice@example.test
     ca_issue_user foreign carol@elsewhere.test
     ca_issue_user twoupn alice@example.test --upn2 bob@example.test
