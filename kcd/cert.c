@@ -475,7 +475,7 @@ check_usage(kcd_certcheck *cc, X509 *x, kcd_result *r)
                  "certificate has no extended key usage (kcd.require_eku lists %zu)",
                  cc->n_eku);
         kcd_fix(r, "issue user certificates with Client Authentication or Smart Card Logon "
-                "EKU, or change kcd.eku");
+                "EKU, or change kcd.require_eku");
         return -1;
     }
     for (size_t j = 0; j < cc->n_eku; j++) {

@@ -241,7 +241,7 @@ get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, si
     e->last_error[0] = '\0';
     e->next_update = asn1_epoch(X509_CRL_get0_nextUpdate(fresh));
     mailsso_log(cs->lg, MAILSSO_LOG_INFO, "CRL %s loaded: %d revoked, next update in %llds",
-                url, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(fresh)),
+                url, X509_CRL_get_REVOKED(fresh) ? sk_X509_REVOKED_num(X509_CRL_get_REVOKED(fresh)) : 0,
                 e->next_update ? (long long)(e->next_update - now) : -1LL);
     *crl_out = e->crl;
     return 0;

@@ -58,9 +58,9 @@ struct kcd_gateway {
     char **retired_cc;
     size_t n_retired;
     char ccname[128];
-    unsigned gen;
     gss_OID_desc mech_elems[2];
-    gss_OID_set_desc mechs;
+    gss_OID_set_desc mechs;          /* krb5 + SPNEGO: the gateway credential */
+    gss_OID_set_desc imp_mechs;      /* SPNEGO only, or krb5 only: impersonation */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -138,14 +138,65 @@ classify_krb5(int32_t code, const char *stage, const char *principal, const char
     }
 }
 
+/* Through SPNEGO, MIT's mechglue hands back a remapped minor code: the krb5
+ * error number is lost but its text survives in the status message. */
+static const krb5_error_code known_codes[] = {
+    KRB5_KDC_UNREACH, KRB5_REALM_CANT_RESOLVE, KRB5_REALM_UNKNOWN, KRB5KRB_AP_ERR_SKEW,
+    KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN,
+    KRB5KDC_ERR_CLIENT_REVOKED, KRB5KDC_ERR_BADOPTION, KRB5KDC_ERR_POLICY,
+    KRB5KDC_ERR_ETYPE_NOSUPP, KRB5_PROG_ETYPE_NOSUPP, KRB5_BAD_ENCTYPE,
+    KRB5KRB_AP_ERR_TKT_EXPIRED, KRB5KDC_ERR_TGT_REVOKED, KRB5KDC_ERR_SERVICE_REVOKED,
+};
+
+static int32_t
+recover_code(const mailsso_diag *d)
+{
+    krb5_context ctx = NULL;
+    int32_t found = 0;
+
+    for (size_t i = 0; i < MAILSSO_ARRAY_LEN(known_codes); i++)
+        if (d->krb5_code == known_codes[i])
+            return d->krb5_code;
+    if (krb5_init_context(&ctx) != 0)
+        return 0;
+    for (size_t i = 0; i < MAILSSO_ARRAY_LEN(known_codes) && !found; i++) {
+        const char *m = krb5_get_error_message(ctx, known_codes[i]);
+        if (m != NULL && m[0] != '\0' && strstr(d->code_text, m) != NULL)
+            found = known_codes[i];
+        krb5_free_error_message(ctx, m);
+    }
+    krb5_free_context(ctx);
+    return found;
+}
+
+static void
+fail_code(krb5_error_code code, const char *stage, const char *what, const char *principal,
+          const char *target, const kcd_settings *s, kcd_result *r)
+{
+    mailsso_diag d;
+    kcd_result tmp;
+
+    mailsso_diag_krb5(NULL, code, &d);
+    kcd_result_init(&tmp);
+    classify_krb5(code, stage, principal, target, s, &tmp);
+    kcd_fail(r, tmp.status, tmp.cause_name, "%s %s: %s (%s)", stage, what, d.cause, d.code_text);
+    kcd_fix(r, "%s", tmp.fix[0] ? tmp.fix : d.fix);
+}
+
 static void
 fail_gss(OM_uint32 major, OM_uint32 minor, const char *stage, const char *what,
          const char *principal, const char *target, const kcd_settings *s, kcd_result *r)
 {
     mailsso_diag d;
     kcd_result tmp;
+    int32_t code;
 
     mailsso_diag_gss(major, minor, &d);
+    code = recover_code(&d);
+    if (code != 0 && code != d.krb5_code) {
+        fail_code(code, stage, what, principal, target, s, r);
+        return;
+    }
     kcd_result_init(&tmp);
     classify_krb5(d.krb5_code != 0 ? d.krb5_code : (int32_t)minor, stage, principal, target, s,
                   &tmp);
@@ -261,6 +312,8 @@ out:
 }
 
 /* ------------------------------------------------------------ gateway */
+static unsigned cc_serial;
+
 static int
 acquire_locked(kcd_gateway *gw, kcd_result *r)
 {
@@ -367,7 +420,10 @@ acquire_locked(kcd_gateway *gw, kcd_result *r)
                 "+allow_forwardable; AD: 'Account is sensitive and cannot be delegated' off)");
         goto done;
     }
-    snprintf(ccname, sizeof(ccname), "MEMORY:mailsso-kcd-gw-%ld-%u", (long)getpid(), ++gw->gen);
+    /* Process-wide unique: a reloaded runtime's gateway must not reuse (and
+     * its predecessor later destroy) the same MEMORY ccache. */
+    snprintf(ccname, sizeof(ccname), "MEMORY:mailsso-kcd-gw-%ld-%u", (long)getpid(),
+             __atomic_add_fetch(&cc_serial, 1, __ATOMIC_RELAXED));
     code = krb5_cc_resolve(ctx, ccname, &cc);
     if (code == 0)
         code = krb5_cc_initialize(ctx, cc, princ);
@@ -445,6 +501,12 @@ kcd_gateway_new(const kcd_settings *s, kcd_gateway **out, kcd_result *r)
     gw->mech_elems[1] = spnego_oid;
     gw->mechs.count = 2;
     gw->mechs.elements = gw->mech_elems;
+    /* Impersonating for krb5 and SPNEGO at once makes two S4U2Self requests
+     * (SPNEGO impersonates through krb5 again); SPNEGO alone makes one and
+     * still yields a credential SPNEGO can use. */
+    gw->imp_mechs.count = 1;
+    gw->imp_mechs.elements = strcmp(s->mech, "krb5") == 0 ? &gw->mech_elems[0]
+                                                          : &gw->mech_elems[1];
     if (acquire_locked(gw, r) != 0) {
         kcd_gateway_free(gw);
         return -1;
@@ -535,6 +597,50 @@ current_cred(kcd_gateway *gw, kcd_result *r)
 }
 
 /* ------------------------------------------------------------ S4U2Self */
+/* Exported by MIT libkrb5 (libkrb5.exports) but only declared in its
+ * private k5-int.h. */
+krb5_error_code KRB5_CALLCONV
+krb5_get_credentials_for_user(krb5_context context, krb5_flags options, krb5_ccache ccache,
+                              krb5_creds *in_creds, krb5_data *cert, krb5_creds **out_creds);
+
+static krb5_error_code
+probe_s4u2self(kcd_gateway *gw, const char *principal)
+{
+    krb5_context ctx = NULL;
+    krb5_ccache cc = NULL;
+    krb5_creds in, *out = NULL;
+    krb5_principal me = NULL, user = NULL;
+    krb5_error_code code;
+    char ccname[128];
+
+    memset(&in, 0, sizeof(in));
+    pthread_mutex_lock(&gw->lock);
+    mailsso_strlcpy(ccname, gw->ccname, sizeof(ccname));
+    pthread_mutex_unlock(&gw->lock);
+    code = krb5_init_context(&ctx);
+    if (code != 0)
+        return code;
+    code = krb5_cc_resolve(ctx, ccname, &cc);
+    if (code == 0)
+        code = krb5_cc_get_principal(ctx, cc, &me);
+    if (code == 0)
+        code = krb5_parse_name(ctx, principal, &user);
+    if (code == 0) {
+        in.client = user;
+        in.server = me;
+        code = krb5_get_credentials_for_user(ctx, KRB5_GC_CANONICALIZE | KRB5_GC_NO_STORE, cc,
+                                             &in, NULL, &out);
+        kcd_count(&kcd_stats.kdc_calls);
+    }
+    krb5_free_creds(ctx, out);
+    krb5_free_principal(ctx, user);
+    krb5_free_principal(ctx, me);
+    if (cc != NULL)
+        krb5_cc_close(ctx, cc);
+    krb5_free_context(ctx);
+    return code;
+}
+
 int
 kcd_s4u_impersonate(kcd_gateway *gw, const char *principal, gss_cred_id_t *cred_out,
                     time_t *end_out, kcd_result *r)
@@ -555,12 +661,22 @@ kcd_s4u_impersonate(kcd_gateway *gw, const char *principal, gss_cred_id_t *cred_
         return -1;
     }
     kcd_count(&kcd_stats.kdc_calls);
-    major = gss_acquire_cred_impersonate_name(&minor, gcred, uname, GSS_C_INDEFINITE, &gw->mechs,
+    major = gss_acquire_cred_impersonate_name(&minor, gcred, uname, GSS_C_INDEFINITE,
+                                              &gw->imp_mechs,
                                               GSS_C_INITIATE, &ucred, NULL, &lifetime);
     gss_release_name(&minor, &uname);
     if (GSS_ERROR(major)) {
         char what[KCD_PRINC_MAX + 64];
+        mailsso_diag d;
+        krb5_error_code code;
         snprintf(what, sizeof(what), "for %s", principal);
+        mailsso_diag_gss(major, minor, &d);
+        /* SPNEGO swallowed the reason: ask the KDC again with the krb5 API
+         * (failures only, and they are cached briefly). */
+        if (recover_code(&d) == 0 && (code = probe_s4u2self(gw, principal)) != 0) {
+            fail_code(code, "S4U2Self", what, principal, NULL, gw->s, r);
+            return -1;
+        }
         fail_gss(major, minor, "S4U2Self", what, principal, NULL, gw->s, r);
         return -1;
     }
@@ -660,7 +776,20 @@ kcd_s4u_token(kcd_gateway *gw, gss_cred_id_t cred, const char *principal, const 
                     "specified services only' + 'Use any authentication protocol'; MIT: "
                     "kadmin modprinc +ok_to_auth_as_delegate %s", gw->name);
         } else {
-            fail_gss(major, minor, "S4U2Proxy", what, principal, target, gw->s, r);
+            mailsso_diag d;
+            mailsso_diag_gss(major, minor, &d);
+            if (recover_code(&d) == KRB5KDC_ERR_BADOPTION) {
+                kcd_fail(r, KCD_BAD_GATEWAY, "delegation_denied",
+                         "S4U2Proxy %s: the KDC refused constrained delegation: %s is not in "
+                         "the delegation list of %s (%s)", what, target, gw->name, d.code_text);
+                kcd_fix(r, "AD: gateway account -> Delegation -> 'Trust this user for delegation "
+                        "to specified services only' + 'Use any authentication protocol', add "
+                        "the backend's SPN (msDS-AllowedToDelegateTo); MIT (LDAP KDB): add "
+                        "krbAllowedToDelegateTo: <target principal> to the gateway's entry; or "
+                        "fix kcd.targets if the target is wrong");
+            } else {
+                fail_gss(major, minor, "S4U2Proxy", what, principal, target, gw->s, r);
+            }
         }
         goto done;
     }

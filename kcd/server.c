@@ -386,13 +386,13 @@ kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg_in)
 
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                          handler, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                          MHD_OPTION_LISTEN_SOCKET, fd,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)rt->s->threads,
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)rt->s->max_request_bytes,
                          MHD_OPTION_CONNECTION_LIMIT, 1024u,
                          MHD_OPTION_CONNECTION_TIMEOUT, 60u,
                          MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                          MHD_OPTION_END);
     if (d == NULL) {
         mailsso_error_set(&err, MAILSSO_E_IO, "libmicrohttpd could not start on %s",

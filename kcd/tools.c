@@ -73,7 +73,7 @@ kcd_token(const char *config_path, const mailsso_logger *lg, const char *cert_pa
     kcd_result_init(&r);
     if (kcd_read_file(cert_path, &pem, &len, &err) != 0 ||
         kcd_settings_load(config_path, &s, &err) != 0 ||
-        kcd_runtime_new(s, lg, 1, &rt, &err) != 0) {
+        kcd_runtime_new(s, lg, 0, &rt, &err) != 0) {
         mailsso_log_error(lg, MAILSSO_LOG_ERR, &err);
         if (rt == NULL)
             kcd_settings_free(s);

@@ -26,6 +26,7 @@ static void
 help(void)
 {
     printf("usage: %s add -p PRINCIPAL -V KVNO|kdc [options] [KEYTAB]\n"
+           "       %s add --random -p PRINCIPAL --admin ADMIN [options] [KEYTAB]\n"
            "Add keys derived from the account's password. The password is read from a\n"
            "no-echo prompt or --password-file, never from the command line.\n"
            "  -p, --principal P       the service principal (e.g. imap/mail.example.com@EX.COM)\n"
@@ -39,8 +40,12 @@ help(void)
            "                          (ktpass -mapuser sets it to -princ)\n"
            "      --salt STRING       explicit salt\n"
            "  -f, --force             replace keys with the same principal, kvno, enctype\n"
+           "      --random            new random keys from kadmind (MIT; like kadmin ktadd:\n"
+           "                          the KDC's keys change), with --admin PRINCIPAL and\n"
+           "                          --admin-password-file FILE or --admin-keytab FILE\n"
            "  -n, --dry-run           show what would be added, write nothing\n"
-           "      --mode MODE, --owner USER[:GROUP], --group GROUP   as for merge\n", KTOOL_PROG);
+           "      --mode MODE, --owner USER[:GROUP], --group GROUP   as for merge\n", KTOOL_PROG,
+           KTOOL_PROG);
 }
 
 int
@@ -57,6 +62,9 @@ ktool_cmd_add(int argc, char **argv)
         { "upn", required_argument, NULL, 'U' },
         { "salt", required_argument, NULL, 'S' },
         { "random", no_argument, NULL, 'r' },
+        { "admin", required_argument, NULL, 'a' },
+        { "admin-password-file", required_argument, NULL, 'W' },
+        { "admin-keytab", required_argument, NULL, 'Y' },
         { "force", no_argument, NULL, 'f' },
         { "dry-run", no_argument, NULL, 'n' },
         { "mode", required_argument, NULL, 'm' },
@@ -72,6 +80,7 @@ ktool_cmd_add(int argc, char **argv)
     krb5_context ctx = NULL;
     krb5_principal parsed = NULL;
     const char *principal = NULL, *kvno_arg = NULL, *pwfile = NULL;
+    const char *admin = NULL, *admin_pwfile = NULL, *admin_keytab = NULL;
     const char *enc_spec = "aes256-cts-hmac-sha1-96,aes128-cts-hmac-sha1-96";
     int32_t *enctypes = NULL;
     size_t n_enctypes = 0, i, added = 0, dupes = 0;
@@ -97,6 +106,9 @@ ktool_cmd_add(int argc, char **argv)
         case 'U': salt.upn = optarg; break;
         case 'S': salt.salt = optarg; break;
         case 'r': random_keys = 1; break;
+        case 'a': admin = optarg; break;
+        case 'W': admin_pwfile = optarg; break;
+        case 'Y': admin_keytab = optarg; break;
         case 'f': force = 1; break;
         case 'n': wo.w.dry_run = 1; break;
         case 'm': if (ktool_parse_mode(optarg, &wo) != 0) return KTOOL_EXIT_USAGE; break;
@@ -107,17 +119,23 @@ ktool_cmd_add(int argc, char **argv)
         }
     }
     if (random_keys) {
-        ktool_errorf("add --random (kadmin randkey) is not implemented in this version");
-        fprintf(stderr, "  fix: use 'kadmin ktadd -k KEYTAB PRINCIPAL' and then "
-                        "'%s merge', or add keys from a password\n", KTOOL_PROG);
-        return KTOOL_EXIT_FAIL;
+        if (admin == NULL)
+            return ktool_usage_error("add", "--random needs --admin PRINCIPAL (a kadmin "
+                                     "principal, e.g. admin/admin)");
+        if (kvno_arg != NULL || pwfile != NULL || have_salt_type || salt.salt != NULL)
+            return ktool_usage_error("add", "--random takes no -V, --password-file or salt "
+                                     "options: kadmind chooses the keys and the kvno");
+        kvno_arg = "random";
+    } else if (admin != NULL || admin_pwfile != NULL || admin_keytab != NULL) {
+        return ktool_usage_error("add", "--admin/--admin-password-file/--admin-keytab only "
+                                 "apply to --random");
     }
     if (principal == NULL)
         return ktool_usage_error("add", "-p PRINCIPAL is required");
     if (kvno_arg == NULL)
         return ktool_usage_error("add", "-V KVNO is required (the number ktpass printed, the "
                                  "output of 'kvno PRINCIPAL', or 'kdc' to ask the KDC)");
-    if (strcmp(kvno_arg, "kdc") != 0 && (ktool_parse_u32(kvno_arg, &kvno) != 0 || kvno == 0))
+    if (!random_keys && strcmp(kvno_arg, "kdc") != 0 && (ktool_parse_u32(kvno_arg, &kvno) != 0 || kvno == 0))
         return ktool_usage_error("add", "--kvno '%s' is not a positive number or 'kdc'",
                                  kvno_arg);
     if (salt.salt != NULL) {
@@ -152,6 +170,18 @@ ktool_cmd_add(int argc, char **argv)
     if (ktool_keytab_path(optind < argc ? argv[optind] : NULL, &path, &err) != 0 ||
         ktool_read(path, 1, &kt, &err) != 0)
         goto fail;
+    if (random_keys) {
+        ktool_random_opts ro = { principal, enctypes, n_enctypes, admin, admin_pwfile,
+                                 admin_keytab, wo.w.dry_run };
+        ktool_write_opts probe = wo;
+        probe.w.dry_run = 1;
+        /* the KDC's keys change: make sure the keytab can be written first */
+        if (mailsso_keytab_write(path, kt, &probe.w, &err) != 0 ||
+            ktool_add_random(&ro, kt, &err) != 0)
+            goto fail;
+        rc = wo.w.dry_run ? KTOOL_EXIT_OK : ktool_write(path, kt, &wo, 0);
+        goto cleanup;
+    }
     /* all checks that need no secret are done: now the password */
     snprintf(prompt, sizeof(prompt), "Password for %s: ", principal);
     if (ktool_read_password(pwfile, prompt, 0, &pw, &err) != 0)

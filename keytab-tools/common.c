@@ -208,7 +208,15 @@ int
 ktool_write(const char *path, const mailsso_keytab *kt, const ktool_write_opts *o, int quiet)
 {
     mailsso_error err = MAILSSO_ERROR_INIT;
+    mailsso_keytab_write_options probe = o->w;
 
+    /* validate first (directory writable, target a regular file): its
+     * messages are the most precise, and nothing is created yet */
+    probe.dry_run = 1;
+    if (!o->w.dry_run && mailsso_keytab_write(path, kt, &probe, &err) != 0) {
+        ktool_print_error(&err);
+        return KTOOL_EXIT_FAIL;
+    }
     if (mailsso_keytab_write(path, kt, &o->w, &err) != 0) {
         ktool_print_error(&err);
         return KTOOL_EXIT_FAIL;

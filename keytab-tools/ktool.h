@@ -127,6 +127,19 @@ int ktool_add_password_keys(krb5_context ctx, mailsso_keytab *kt, const char *pr
                             const char *password, const char *salt, size_t salt_len,
                             mailsso_error *err);
 
+/* add --random: new random keys from kadmind, appended to kt (kvno = the
+ * new one). dry_run: authenticate and read the principal only. */
+typedef struct ktool_random_opts {
+    const char *principal;
+    const int32_t *enctypes;
+    size_t n_enctypes;
+    const char *admin;                  /* admin principal */
+    const char *admin_password_file;    /* NULL: prompt */
+    const char *admin_keytab;           /* instead of a password */
+    int dry_run;
+} ktool_random_opts;
+int ktool_add_random(const ktool_random_opts *o, mailsso_keytab *kt, mailsso_error *err);
+
 /* ---- Kerberos / GSS round trip ----------------------------------------- */
 int ktool_krb5_init(krb5_context *ctx_out, mailsso_error *err);
 /* Fills err from a krb5 code (via lib/diag: cause + fix), prefixed by what. */

@@ -120,14 +120,12 @@ ktool_cmd_merge(int argc, char **argv)
             goto cleanup;
         }
         if (mailsso_keytab_merge(dst, src, policy, &added, &dupes, &err) != 0) {
+            if (err.code == MAILSSO_E_CONFLICT)
+                mailsso_error_set_fix(&err, "find out which key the KDC has now ('%s verify' on "
+                                      "each input), then rerun with --prefer first or --prefer "
+                                      "last", KTOOL_PROG);
             ktool_print_error(&err);
-            if (err.code == MAILSSO_E_CONFLICT) {
-                fprintf(stderr, "  (while merging %s; nothing was written)\n", in);
-                if (err.fix[0] == '\0')
-                    fprintf(stderr, "  fix: find out which key the KDC has now (mailsso-keytab "
-                                    "verify on each input), then rerun with --prefer first or "
-                                    "--prefer last\n");
-            }
+            fprintf(stderr, "  (while merging %s; nothing was written)\n", in);
             goto cleanup;
         }
         if (!quiet)

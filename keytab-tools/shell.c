@@ -199,7 +199,7 @@ cmd_list(shell *sh, int argc, char **argv)
             else
                 printf("%-19u ", e->timestamp);
         }
-        printf("%s", e->principal);
+        printf("%40s", e->principal);   /* ktutil's layout */
         if (show_e) {
             const char *n = mailsso_enctype_name(e->enctype);
             if (n != NULL)

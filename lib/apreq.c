@@ -240,8 +240,10 @@ disp_append(char *dst, size_t size, size_t *pos, const unsigned char *s, size_t 
             tmp[n++] = (char)c;
         }
         if (*pos + n + 4 >= size) {   /* keep room for "..." and NUL */
-            if (*pos + 4 <= size)
-                memcpy(dst + *pos, "...", 3), *pos += 3;
+            if (*pos + 4 <= size) {
+                memcpy(dst + *pos, "...", 3);
+                *pos += 3;
+            }
             dst[*pos] = '\0';
             *pos = size;   /* full: ignore the rest */
             return;
@@ -611,6 +613,15 @@ mailsso_apreq_inspect(const void *token, size_t len, mailsso_apreq_info *info_ou
         mailsso_error_set_fix(err, "the client has no Kerberos ticket for this service");
         return MAILSSO_E_UNSUPPORTED;
     }
+    {
+        unsigned char first = ((const unsigned char *)token)[0];
+        if (first != 0x60 && first != 0x6e && first != 0xa0 && first != 0xa1) {
+            char detail[96];
+            snprintf(detail, sizeof(detail),
+                     "first byte 0x%02x is not a Kerberos or SPNEGO token", first);
+            return perr(err, 0, "token", detail);
+        }
+    }
     rc = rd_tlv(&c, &t, "token", err);
     if (rc != 0)
         return rc;
@@ -650,10 +661,7 @@ mailsso_apreq_inspect(const void *token, size_t len, mailsso_apreq_info *info_ou
             return MAILSSO_E_UNSUPPORTED;
         }
     } else {
-        char detail[96];
-        snprintf(detail, sizeof(detail), "first byte 0x%02x is not a Kerberos or SPNEGO token",
-                 ((const unsigned char *)token)[0]);
-        return perr(err, 0, "token", detail);
+        return perr(err, 0, "token", "neither a Kerberos nor a SPNEGO token");
     }
     if (rc != 0)
         return rc;

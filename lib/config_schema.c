@@ -605,6 +605,10 @@ static const mailsso_config_key schema[] = {
     { "log_level", GLOBAL, STRING, "info", check_log_level,
       "one of err, warn, notice, info, debug",
       "Messages more verbose than this level are not logged." },
+    { "audit_level", GLOBAL, STRING, "notice", check_log_level,
+      "one of err, warn, notice, info, debug",
+      "Level of the SASL plugin's audit line per successful login. Postfix logs SASL "
+      "notices only with smtpd -v: use warn there." },
 
     /* ---- service: top level (default for all services) or in a service group */
     { "keytab", SERVICE, STRING, "", check_keytab_name,

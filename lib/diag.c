@@ -203,6 +203,21 @@ static const known krb5_table[] = {
       "give the service user read access to the keytab (e.g. group mail, mode 0640)" },
 };
 
+/* errno minors when the GSS library's text says the keytab is concerned */
+static const known keytab_enoent = {
+    ENOENT,
+    "the keytab file does not exist (wrong path in the keytab setting / KRB5_KTNAME, or it "
+    "was never created)",
+    "point the keytab setting at the real file, or create it (MIT: kadmin ktadd -k FILE "
+    "imap/HOST; AD: ktpass) and add it with mailsso-keytab merge"
+};
+static const known keytab_eacces = {
+    EACCES,
+    "the keytab file is not readable by the service's user",
+    "give the service user read access without opening it to everyone: chgrp mail FILE && "
+    "chmod 0640 FILE (see mailsso-keytab doctor)"
+};
+
 static const known gss_table[] = {
     { GSS_S_DEFECTIVE_TOKEN,
       "the client's token is malformed or not a Kerberos/SPNEGO token (truncated, wrong "
@@ -421,10 +436,20 @@ mailsso_diag_gss(OM_uint32 major, OM_uint32 minor, mailsso_diag *out)
     if (major != GSS_S_COMPLETE)
         display_status(major, GSS_C_GSS_CODE, out->code_text, sizeof(out->code_text));
     if (minor != 0) {
+        size_t before = strlen(out->code_text);
         display_status(minor, GSS_C_MECH_CODE, out->code_text, sizeof(out->code_text));
+        if (strlen(out->code_text) == before) {
+            /* a minor code the mechglue did not hand out itself: ask com_err */
+            const char *msg = error_message((long)(int32_t)minor);
+            if (msg != NULL)
+                append_text(out->code_text, sizeof(out->code_text), msg, strlen(msg));
+        }
         out->krb5_code = (int32_t)minor;
         k = lookup(krb5_table, MAILSSO_ARRAY_LEN(krb5_table), (long)(int32_t)minor);
     }
+    if (k != NULL && (k->code == ENOENT || k->code == EACCES) &&
+        strstr(out->code_text, "Key table") != NULL)
+        k = k->code == ENOENT ? &keytab_enoent : &keytab_eacces;
     if (k == NULL && routine != 0)
         k = lookup(gss_table, MAILSSO_ARRAY_LEN(gss_table), (long)routine);
     if (k != NULL) {

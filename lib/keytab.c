@@ -803,13 +803,30 @@ resolve_path(const char *name, const char **path_out, mailsso_error *err)
     return MAILSSO_E_UNSUPPORTED;
 }
 
+/* Thread-safe strerror. */
+static const char *
+errtext(int errnum, char *buf, size_t size)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(errnum, buf, size);
+#else
+    if (strerror_r(errnum, buf, size) != 0)
+        snprintf(buf, size, "error %d", errnum);
+    return buf;
+#endif
+}
+
 static int
 file_error(int code, int errnum, const char *what, const char *path, mailsso_error *err)
 {
     mailsso_diag d;
 
     mailsso_diag_file(errnum, path, &d);
-    mailsso_error_set(err, code, "%s %s: %s (%s)", what, path, strerror(errnum), d.cause);
+    /* code_text is "PATH: strerror"; the cause adds mode/owner/uid for EACCES */
+    if (errnum == EACCES || errnum == EPERM || strstr(d.cause, "not even its directory") != NULL)
+        mailsso_error_set(err, code, "%s %s (%s)", what, d.code_text, d.cause);
+    else
+        mailsso_error_set(err, code, "%s %s", what, d.code_text);
     if (d.fix[0] != '\0')
         mailsso_error_set_fix(err, "%s", d.fix);
     return code;
@@ -1185,6 +1202,7 @@ mailsso_keytab_write(const char *name, const mailsso_keytab *kt,
     mode_t mode;
     uid_t uid;
     gid_t gid;
+    char eb[128];
 
     if (opts == NULL)
         opts = &defaults;
@@ -1293,7 +1311,7 @@ mailsso_keytab_write(const char *name, const mailsso_keytab *kt,
                 rc = mailsso_error_set(err, MAILSSO_E_IO,
                                        "cannot give the new keytab %s owner %ld:%ld (%s)", real,
                                        uid == (uid_t)-1 ? -1L : (long)uid,
-                                       gid == (gid_t)-1 ? -1L : (long)gid, strerror(e));
+                                       gid == (gid_t)-1 ? -1L : (long)gid, errtext(e, eb, sizeof(eb)));
                 mailsso_error_set_fix(err, "run as root or as the keytab's owner, or choose the "
                                            "owner/group explicitly");
                 goto cleanup;
@@ -1332,7 +1350,7 @@ mailsso_keytab_write(const char *name, const mailsso_keytab *kt,
                 rc = mailsso_error_set(err, MAILSSO_E_IO,
                                        "keytab %s was replaced but directory %s could not be "
                                        "synced (%s): the change may not survive a crash",
-                                       real, dir, strerror(e));
+                                       real, dir, errtext(e, eb, sizeof(eb)));
                 goto cleanup;
             }
             close(dfd);

@@ -121,6 +121,169 @@ msp_keytab_summary(const char *path, const char *principal, uint32_t kvno, int32
     return 0;
 }
 
+/* 1 if the host's krb5.conf permits enctype (permitted_enctypes), 0 if not,
+ * -1 if unknown. Reads the same profile the acceptor uses. */
+static int
+host_permits(int32_t enctype)
+{
+    krb5_context ctx = NULL;
+    krb5_enctype *list = NULL;
+    int ret = -1;
+
+    if (enctype == 0 || krb5_init_context(&ctx) != 0)
+        return -1;
+    if (krb5_get_permitted_enctypes(ctx, &list) == 0) {
+        ret = 0;
+        for (size_t i = 0; list[i] != 0; i++)
+            if (list[i] == enctype)
+                ret = 1;
+        krb5_free_enctypes(ctx, list);
+    }
+    krb5_free_context(ctx);
+    return ret;
+}
+
+/* ---- clock skew: how much? ------------------------------------------------
+ * MIT only says "Clock skew too great". To say by how much, decrypt the
+ * ticket with our own keytab, then the authenticator with the ticket's session
+ * key, and compare its ctime with our clock. A minimal DER walk locates the
+ * two parts in a raw krb5 GSS token (RFC 4121 framing). Nothing of this drives
+ * a decision; it only makes the log line precise. */
+typedef struct der {
+    const unsigned char *p;
+    size_t n;
+} der;
+
+/* Reads one TLV (single-byte tag); content into *c. */
+static int
+der_next(der *d, unsigned char *tag, der *c)
+{
+    size_t len = 0, i, nb;
+
+    if (d->n < 2)
+        return -1;
+    *tag = d->p[0];
+    if (d->p[1] < 0x80) {
+        len = d->p[1];
+        i = 2;
+    } else {
+        nb = d->p[1] & 0x7f;
+        if (nb == 0 || nb > 4 || d->n < 2 + nb)
+            return -1;
+        for (i = 0; i < nb; i++)
+            len = (len << 8) | d->p[2 + i];
+        i = 2 + nb;
+    }
+    if (len > d->n - i)
+        return -1;
+    c->p = d->p + i;
+    c->n = len;
+    d->p += i + len;
+    d->n -= i + len;
+    return 0;
+}
+
+/* Finds context tag [n] in a SEQUENCE's content; *tlv gets the whole inner TLV. */
+static int
+der_field(der seq, unsigned n, der *inner)
+{
+    unsigned char tag;
+    der c;
+
+    while (seq.n > 0) {
+        if (der_next(&seq, &tag, &c) != 0)
+            return -1;
+        if (tag == (0xa0 | n)) {
+            *inner = c;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+skew_seconds(const char *keytab, const void *token, size_t len, long long *skew_out)
+{
+    der d = { token, len }, c, apreq, seq, f, tkt, auth, authseq, x;
+    unsigned char tag;
+    krb5_context ctx = NULL;
+    krb5_keytab kt = NULL;
+    krb5_ticket *ticket = NULL;
+    krb5_data tdata, plain = { 0, 0, NULL };
+    krb5_enc_data enc;
+    int32_t etype = 0;
+    int ret = -1;
+    char ts[16];
+    struct tm tm;
+
+    memset(&enc, 0, sizeof(enc));
+    if (keytab == NULL || der_next(&d, &tag, &c) != 0 || tag != 0x60)
+        return -1;
+    if (der_next(&c, &tag, &x) != 0 || tag != 0x06 || c.n < 2 || c.p[0] != 0x01 || c.p[1] != 0x00)
+        return -1;                      /* mech OID, then TOK_ID 01 00 (AP-REQ) */
+    c.p += 2;
+    c.n -= 2;
+    if (der_next(&c, &tag, &apreq) != 0 || tag != 0x6e)
+        return -1;
+    if (der_next(&apreq, &tag, &seq) != 0 || tag != 0x30)
+        return -1;
+    if (der_field(seq, 3, &tkt) != 0 || der_field(seq, 4, &f) != 0)
+        return -1;
+    if (der_next(&f, &tag, &auth) != 0 || tag != 0x30)
+        return -1;
+    if (der_field(auth, 0, &x) != 0 || der_next(&x, &tag, &c) != 0 || tag != 0x02 || c.n > 4)
+        return -1;
+    for (size_t i = 0; i < c.n; i++)
+        etype = (int32_t)(((uint32_t)etype << 8) | c.p[i]);
+    if (der_field(auth, 2, &x) != 0 || der_next(&x, &tag, &c) != 0 || tag != 0x04)
+        return -1;
+    enc.enctype = etype;
+    enc.ciphertext.data = (char *)c.p;
+    enc.ciphertext.length = (unsigned)c.n;
+
+    if (krb5_init_context(&ctx) != 0)
+        return -1;
+    tdata.data = (char *)tkt.p;
+    tdata.length = (unsigned)tkt.n;
+    if (krb5_kt_resolve(ctx, keytab, &kt) != 0 || krb5_decode_ticket(&tdata, &ticket) != 0 ||
+        krb5_server_decrypt_ticket_keytab(ctx, kt, ticket) != 0)
+        goto cleanup;
+    plain.length = enc.ciphertext.length;
+    plain.data = calloc(1, plain.length ? plain.length : 1);
+    if (plain.data == NULL ||
+        krb5_c_decrypt(ctx, ticket->enc_part2->session, KRB5_KEYUSAGE_AP_REQ_AUTH, NULL, &enc,
+                       &plain) != 0)
+        goto cleanup;
+    d.p = (const unsigned char *)plain.data;
+    d.n = plain.length;
+    if (der_next(&d, &tag, &c) != 0 || tag != 0x62 || der_next(&c, &tag, &authseq) != 0 ||
+        tag != 0x30 || der_field(authseq, 5, &x) != 0 || der_next(&x, &tag, &c) != 0 ||
+        tag != 0x18 || c.n < 15)
+        goto cleanup;
+    memcpy(ts, c.p, 14);
+    ts[14] = '\0';
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(ts, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        goto cleanup;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *skew_out = (long long)timegm(&tm) - (long long)time(NULL);
+    ret = 0;
+
+cleanup:
+    if (plain.data != NULL) {
+        mailsso_zero(plain.data, plain.length);
+        free(plain.data);
+    }
+    if (ticket != NULL)
+        krb5_free_ticket(ctx, ticket);
+    if (kt != NULL)
+        krb5_kt_close(ctx, kt);
+    krb5_free_context(ctx);
+    return ret;
+}
+
 static int
 is_key_problem(int32_t code)
 {
@@ -170,12 +333,30 @@ msp_explain(const sasl_utils_t *utils, const msp_failure *f)
         snprintf(cause, sizeof(cause), "%s", f->cause);
         snprintf(fix, sizeof(fix), "%s", f->fix ? f->fix : "");
     } else if (f->have_gss && diag.krb5_code == KRB5_NOPERM_ETYPE) {
-        snprintf(cause, sizeof(cause), "the ticket or its session key uses an enctype this "
-                 "service refuses (ticket %s): our enctypes policy or the host's krb5.conf "
-                 "permitted_enctypes excludes it",
-                 a ? mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)) : "unknown");
-        snprintf(fix, sizeof(fix), "give the service account AES keys and re-export the keytab; "
-                 "RC4 can be allowed with enctypes = \"aes rc4\" in mailsso.conf");
+        int32_t te = a ? a->ticket_enctype : 0, se = a ? a->authenticator_enctype : 0;
+        const mailsso_enctype_policy *pol = f->svc ? f->svc->policy : NULL;
+        int ours_t = pol != NULL && te != 0 && !mailsso_enctype_policy_allows(pol, te);
+        int ours_s = pol != NULL && se != 0 && !mailsso_enctype_policy_allows(pol, se);
+        char d2[64];
+        if (ours_t || ours_s) {
+            snprintf(cause, sizeof(cause), "enctype refused by our policy: the %s enctype is %s "
+                     "but enctypes = \"%s\" for service %s", ours_t ? "ticket" : "session key",
+                     mailsso_enctype_describe(ours_t ? te : se, d, sizeof(d)),
+                     f->svc->policy_text, f->svc->name);
+            snprintf(fix, sizeof(fix), "give %s keys of an allowed enctype (AD: "
+                     "msDS-SupportedEncryptionTypes, then re-export the keytab), or widen enctypes "
+                     "in mailsso.conf (RC4: \"aes rc4\"; DES/3DES are never accepted)",
+                     ours_t ? (a ? a->server : "the service account") : "the client account");
+        } else {
+            snprintf(cause, sizeof(cause), "enctype refused by the host's Kerberos library "
+                     "settings (krb5.conf permitted_enctypes / crypto policy): ticket %s, session "
+                     "key %s, although our policy (\"%s\") allows them",
+                     mailsso_enctype_describe(te, d, sizeof(d)),
+                     mailsso_enctype_describe(se, d2, sizeof(d2)),
+                     f->svc ? f->svc->policy_text : "?");
+            snprintf(fix, sizeof(fix), "add the enctype to permitted_enctypes in the server's "
+                     "krb5.conf (or the system crypto policy), or give the accounts AES keys");
+        }
     } else if (f->have_gss && a != NULL && kt_ok == 0 && is_key_problem(diag.krb5_code)) {
         char kvno_text[32];
         snprintf(kvno_text, sizeof(kvno_text), a->has_kvno ? "%u" : "(none)", a->kvno);
@@ -198,6 +379,15 @@ msp_explain(const sasl_utils_t *utils, const msp_failure *f)
                      mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)));
             snprintf(fix, sizeof(fix), "export the keytab with that enctype too (ktpass -crypto "
                      "ALL or ktadd -e), or make the KDC issue an enctype the keytab holds");
+        } else if (host_permits(a->ticket_enctype) == 0) {
+            snprintf(cause, sizeof(cause), "enctype refused by the host: the ticket's enctype %s "
+                     "is not in permitted_enctypes of the server's krb5.conf (or the system crypto "
+                     "policy), so MIT skips the keytab key and reports \"cannot decrypt ticket\"",
+                     mailsso_enctype_describe(a->ticket_enctype, d, sizeof(d)));
+            snprintf(fix, sizeof(fix), "add %s to permitted_enctypes in the server's krb5.conf, "
+                     "or give the service account keys of a permitted enctype and re-export the "
+                     "keytab", mailsso_enctype_name(a->ticket_enctype) ?
+                     mailsso_enctype_name(a->ticket_enctype) : "the enctype");
         } else {
             snprintf(cause, sizeof(cause), "the keytab holds kvno %s %s for %s but it does not "
                      "decrypt the ticket: the key differs from the KDC's (the password was set "
@@ -214,10 +404,16 @@ msp_explain(const sasl_utils_t *utils, const msp_failure *f)
             time_t now = time(NULL);
             struct tm tm;
             char ts[40];
+            long long skew = 0;
             gmtime_r(&now, &tm);
             strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
             used = strlen(cause);
-            APPEND(cause, sizeof(cause), used, " (this server's clock: %s)", ts);
+            if (f->token != NULL && skew_seconds(f->keytab, f->token, f->token_len, &skew) == 0)
+                APPEND(cause, sizeof(cause), used, " (the client's clock is %lld s %s this "
+                       "server's, %s)", skew < 0 ? -skew : skew, skew < 0 ? "behind" : "ahead of",
+                       ts);
+            else
+                APPEND(cause, sizeof(cause), used, " (this server's clock: %s)", ts);
             used = 0;
         }
     } else {

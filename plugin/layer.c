@@ -157,9 +157,11 @@ msp_layer_decode(void *context, const char *input, unsigned inputlen, const char
                          ((size_t)c->lenbuf[2] << 8) | c->lenbuf[3];
             c->pkt_have = 0;
             if (c->pkt_len == 0 || c->pkt_len > c->recv_max) {
-                c->utils->seterror(c->utils->conn, 0,
-                                   "GSSAPI: peer sent a %zu-byte packet, our limit is %u",
-                                   c->pkt_len, c->recv_max);
+                char msg[128];
+                /* libsasl's seterror knows only a few conversions: format here */
+                snprintf(msg, sizeof(msg), "GSSAPI: peer sent a %zu-byte packet, our limit is %u",
+                         c->pkt_len, c->recv_max);
+                c->utils->seterror(c->utils->conn, 0, "%s", msg);
                 return SASL_BADPROT;
             }
             free(c->pkt);

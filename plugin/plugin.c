@@ -82,18 +82,23 @@ msp_global_of(void *glob_context, int *spnego_out)
 void
 msp_selfcheck_relog(msp_global *g, const sasl_utils_t *utils)
 {
-    char *text = NULL;
+    char *text = NULL, *summary = NULL;
 
     pthread_mutex_lock(&g->lock);
-    if (g->selfcheck != NULL && !g->selfcheck_logged) {
-        text = strdup(g->selfcheck);
+    if (!g->selfcheck_logged) {
+        text = g->selfcheck ? strdup(g->selfcheck) : NULL;
+        summary = g->summary ? strdup(g->summary) : NULL;
         g->selfcheck_logged = 1;
     }
     pthread_mutex_unlock(&g->lock);
-    if (text != NULL) {
+    /* At plugin init there is no connection, so libsasl sends those lines to
+     * syslog only; repeat them once where the application logs. */
+    if (summary != NULL)
+        msp_log(utils, SASL_LOG_NOTE, "%s", summary);
+    if (text != NULL)
         msp_log(utils, SASL_LOG_ERR, "%s: start-up self-check: %s", MSP_LOG_PREFIX, text);
-        free(text);
-    }
+    free(summary);
+    free(text);
 }
 
 static void
@@ -113,6 +118,7 @@ plugin_free(void *glob_context, const sasl_utils_t *utils)
     free(pl->g.sasl_keytab);
     free(pl->g.default_realm);
     free(pl->g.selfcheck);
+    free(pl->g.summary);
     pthread_mutex_destroy(&pl->g.lock);
     free(pl);
 }
@@ -130,18 +136,24 @@ getopt_str(const sasl_utils_t *utils, const char *name)
     return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
+/* audit_level as a SASL level; -1 when log_level filters it out. */
 static int
-parse_audit_level(const char *s)
+parse_audit_level(const char *audit, const char *threshold)
 {
-    if (s == NULL || s[0] == '\0' || strcmp(s, "notice") == 0)
-        return SASL_LOG_NOTE;
-    if (strcmp(s, "warn") == 0 || strcmp(s, "warning") == 0)
-        return SASL_LOG_WARN;
-    if (strcmp(s, "err") == 0 || strcmp(s, "error") == 0)
-        return SASL_LOG_ERR;
-    if (strcmp(s, "none") == 0 || strcmp(s, "off") == 0)
+    mailsso_log_level a = MAILSSO_LOG_NOTICE, t = MAILSSO_LOG_INFO;
+
+    if (audit != NULL)
+        (void)mailsso_log_level_from_name(audit, &a);
+    if (threshold != NULL)
+        (void)mailsso_log_level_from_name(threshold, &t);
+    if (a > t)
         return -1;
-    return SASL_LOG_NOTE;
+    switch (a) {
+    case MAILSSO_LOG_ERR: return SASL_LOG_ERR;
+    case MAILSSO_LOG_WARN: return SASL_LOG_WARN;
+    case MAILSSO_LOG_DEBUG: return SASL_LOG_DEBUG;
+    default: return SASL_LOG_NOTE;
+    }
 }
 
 /* Appends a problem to g->selfcheck and logs it now. */
@@ -198,8 +210,13 @@ selfcheck(msp_global *g, const sasl_utils_t *utils)
                                      "%s%s (keytab %s from %s, enctypes \"%s\")", i ? ", " : "",
                                      svc->name, svc->keytab, svc->keytab_origin, svc->policy_text);
     }
-    utils->log(NULL, SASL_LOG_NOTE, "%s: GSSAPI/GSS-SPNEGO plugin ready: config %s; %s",
-               MSP_LOG_PREFIX, g->cfg_origin, used ? summary : "no services");
+    {
+        char line[2000];
+        snprintf(line, sizeof(line), "%s: GSSAPI/GSS-SPNEGO plugin ready: config %s; %s",
+                 MSP_LOG_PREFIX, g->cfg_origin, used ? summary : "no services");
+        utils->log(NULL, SASL_LOG_NOTE, "%s", line);
+        g->summary = strdup(line);
+    }
 }
 
 static void
@@ -260,8 +277,8 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_versio
         }
         krb5_free_context(kctx);
     }
-    pl->g.audit_level = parse_audit_level(mailsso_config_get_string(pl->g.cfg, NULL,
-                                                                    "audit_level"));
+    pl->g.audit_level = parse_audit_level(mailsso_config_get_string(pl->g.cfg, NULL, "audit_level"),
+                                          mailsso_config_get_string(pl->g.cfg, NULL, "log_level"));
 
     for (int i = 0; i < 2; i++) {
         sasl_server_plug_t *p = &pl->plugs[i];

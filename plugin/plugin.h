@@ -91,6 +91,7 @@ typedef struct msp_global {
     msp_service *services;
     int audit_level;                 /* SASL_LOG_* for the audit line, -1: none */
     char *selfcheck;                 /* start-up problems, re-logged on the first connection */
+    char *summary;                   /* "plugin ready" line, likewise */
     int selfcheck_logged;
 } msp_global;
 
@@ -113,6 +114,8 @@ typedef struct msp_conn {
     mailsso_apreq_info apreq;
     int have_apreq;
     char apreq_err[256];
+    unsigned char *token;            /* the client's first token (for diagnosis) */
+    size_t token_len;
     char *principal;                 /* authenticated principal, display form */
     char *mailbox;                   /* mapped name */
     char target[MAILSSO_APREQ_NAME_MAX]; /* the ticket's server principal (authenticated) */
@@ -160,8 +163,8 @@ int msp_service_get(msp_global *g, const sasl_utils_t *utils, const char *name,
                     msp_service **svc_out);
 /* Returns the current credential (refs + 1), re-acquiring it when the
  * keytab changed. On failure fills err/diag and returns non-zero. */
-int msp_cred_get(msp_global *g, msp_service *svc, msp_cred **cred_out, mailsso_error *err,
-                 mailsso_diag *diag);
+int msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cred **cred_out,
+                 mailsso_error *err, mailsso_diag *diag);
 void msp_cred_put(msp_global *g, msp_cred *cred);
 void msp_services_free(msp_global *g);
 /* 1 if principal (display form) is accepted for svc on host fqdn. */
@@ -190,6 +193,9 @@ typedef struct msp_failure {
     const char *cause;                /* our own cause, overrides the GSS one */
     const char *fix;
     const char *ipremote;
+    const msp_service *svc;           /* for the enctype policy, may be NULL */
+    const void *token;                /* the client's first token, may be NULL */
+    size_t token_len;
 } msp_failure;
 
 void msp_explain(const sasl_utils_t *utils, const msp_failure *f);

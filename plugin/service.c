@@ -387,9 +387,10 @@ acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_d
 }
 
 int
-msp_cred_get(msp_global *g, msp_service *svc, msp_cred **cred_out, mailsso_error *err,
-             mailsso_diag *diag)
+msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cred **cred_out,
+             mailsso_error *err, mailsso_diag *diag)
 {
+    int replaced = 0;
     msp_ktstamp now;
     int eno = 0;
     msp_cred *fresh = NULL;
@@ -438,10 +439,14 @@ msp_cred_get(msp_global *g, msp_service *svc, msp_cred **cred_out, mailsso_error
     fresh->cred = gcred;
     fresh->refs = 2;            /* the cache and the caller */
     pthread_mutex_lock(&g->lock);
+    replaced = svc->cred != NULL;
     cred_unref_locked(svc->cred);
     svc->cred = fresh;
     svc->stamp = now;
     pthread_mutex_unlock(&g->lock);
+    if (replaced)
+        msp_log(utils, SASL_LOG_NOTE, "%s: service %s: keytab %s changed, acceptor credential "
+                "re-acquired", MSP_LOG_PREFIX, svc->name, svc->keytab);
     *cred_out = fresh;
     return 0;
 }

@@ -98,6 +98,7 @@ msp_mech_dispose(void *conn_context, const sasl_utils_t *utils)
     msp_cred_put(c->g, c->cred);
     free(c->principal);
     free(c->mailbox);
+    free(c->token);
     free(c->out);
     msp_layer_free(c);
     free(c);
@@ -117,6 +118,9 @@ failure_init(msp_conn *c, sasl_server_params_t *p, msp_failure *f, const char *s
     f->client = c->principal;
     f->stage = stage;
     f->ipremote = p->ipremoteport;
+    f->svc = c->svc;
+    f->token = c->token;
+    f->token_len = c->token_len;
 }
 
 static int
@@ -270,9 +274,9 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
         }
         if (bad != 0) {
             failure_init(c, p, &f, "enctype policy");
-            snprintf(cause, sizeof(cause), "the %s enctype %s is refused by our policy "
-                     "(\"%s\" for service %s, realm of %s)", which, etype_text(bad, d1, sizeof(d1)),
-                     ptext, c->svc->name, c->principal);
+            snprintf(cause, sizeof(cause), "enctype refused by our policy: the %s enctype is %s "
+                     "but enctypes = \"%s\" for service %s (client %s)", which,
+                     etype_text(bad, d1, sizeof(d1)), ptext, c->svc->name, c->principal);
             snprintf(fix, sizeof(fix), "give the account %s AES keys (AD: "
                      "msDS-SupportedEncryptionTypes, then re-export the keytab), or allow it "
                      "explicitly in mailsso.conf enctypes", !strcmp(which, "ticket") ?
@@ -329,10 +333,12 @@ audit(msp_conn *c, sasl_server_params_t *p, sasl_out_params_t *o, const char *au
     if (authzid != NULL && authzid[0] != '\0')
         mailsso_log_sanitize(authzid, strlen(authzid), az, sizeof(az));
     msp_log(c->utils, level,
-            "%s: login ok: mech=%s service=%s principal=%s mailbox=%s%s%s ticket=%s kvno=%s%u "
-            "ticket_enctype=%s session_enctype=%s ssf=%u client=%s",
+            "%s: login ok: mech=%s service=%s principal=%s mailbox=%s%s%s%s%s ticket=%s "
+            "kvno=%s%u ticket_enctype=%s session_enctype=%s ssf=%u client=%s",
             MSP_LOG_PREFIX, c->spnego ? "GSS-SPNEGO" : "GSSAPI", c->svc->name, c->principal,
-            o->user ? o->user : c->mailbox, az[0] ? " authzid=" : "", az, c->target,
+            c->mailbox, az[0] ? " authzid=" : "", az,
+            (o->user && strcmp(o->user, c->mailbox) != 0) ? " user=" : "",
+            (o->user && strcmp(o->user, c->mailbox) != 0) ? o->user : "", c->target,
             c->have_apreq && c->apreq.has_kvno ? "" : "?",
             c->have_apreq ? c->apreq.kvno : 0, etype_text(c->ticket_etype, d1, sizeof(d1)),
             etype_text(c->session_etype, d2, sizeof(d2)), (unsigned)o->mech_ssf,
@@ -369,6 +375,12 @@ step_authneg(msp_conn *c, sasl_server_params_t *p, const char *in, unsigned inle
             f.fix = "make channel binding optional in the server (or use a GS2 mechanism)";
             return fail(c, &f, SASL_BADBINDING);
         }
+        free(c->token);
+        c->token = malloc(inlen);
+        if (c->token != NULL) {
+            memcpy(c->token, in, inlen);
+            c->token_len = inlen;
+        }
         if (mailsso_apreq_inspect(in, inlen, &c->apreq, &aerr) == 0)
             c->have_apreq = 1;
         else
@@ -381,7 +393,7 @@ step_authneg(msp_conn *c, sasl_server_params_t *p, const char *in, unsigned inle
             return fail(c, &f, SASL_BADPROT);
         }
     }
-    if (c->cred == NULL && msp_cred_get(c->g, c->svc, &c->cred, &err, &diag) != 0) {
+    if (c->cred == NULL && msp_cred_get(c->g, c->svc, c->utils, &c->cred, &err, &diag) != 0) {
         char cause[2048], fix[1600];
         failure_init(c, p, &f, "credential");
         snprintf(cause, sizeof(cause), "%s%s%s", err.message, diag.cause[0] ? ": " : "",
@@ -642,18 +654,22 @@ finish_identity(msp_conn *c, sasl_server_params_t *p, sasl_out_params_t *o, cons
         return SASL_OK;
     }
     /* A real proxy login: the application's proxy policy decides. */
-    r = p->canon_user(c->utils->conn, authzid, 0, SASL_CU_AUTHZID, o);
+    const char *who = "canon_user";
+    r = p->canon_user(c->utils->conn, authzid, 0, SASL_CU_AUTHZID | SASL_CU_EXTERNALLY_VERIFIED,
+                      o);
     if (r == SASL_OK)
         r = p->canon_user(c->utils->conn, c->mailbox, 0,
                           SASL_CU_AUTHID | SASL_CU_EXTERNALLY_VERIFIED, o);
-    if (r == SASL_OK)
+    if (r == SASL_OK) {
+        who = "the SASL proxy policy";
         r = call_proxy_policy(c, p, o);
+    }
     if (r != SASL_OK) {
         mailsso_log_sanitize(authzid, strlen(authzid), az, sizeof(az));
         failure_init(c, p, &f, "authzid");
         snprintf(cause, sizeof(cause), "authzid mismatch: %s (mailbox %s) asked to act as \"%s\"; "
-                 "%s; the SASL proxy policy refused it", c->principal, c->mailbox, az,
-                 err.message[0] ? err.message : "it is not one of the allowed forms");
+                 "%s; %s refused it (code %d)", c->principal, c->mailbox, az,
+                 err.message[0] ? err.message : "it is not one of the allowed forms", who, r);
         snprintf(fix, sizeof(fix), "if \"%s\" is how users type their own name, enable the form "
                  "in authzid_forms (principal, maildomain, caseless) for service %s; if it is a "
                  "real proxy login, authorize %s in the server's proxy policy (Cyrus: "
@@ -717,9 +733,11 @@ msp_mech_step(void *conn_context, sasl_server_params_t *p, const char *clientin,
         unsigned maxbuf = p->props.maxbufsize > 0xFFFFFF ? 0xFFFFFF : p->props.maxbufsize;
         if (c->spnego) {
             OM_uint32 max_in = 0, minor;
-            c->recv_max = maxbuf ? maxbuf : 0xFFFFFF;
+            /* GSS-SPNEGO negotiates no buffer size: accept what SASL allows */
+            c->recv_max = 0xFFFFFF;
+            maxbuf = maxbuf ? maxbuf : 0xFFFFFF;
             if (!GSS_ERROR(gss_wrap_size_limit(&minor, c->ctx, c->layer == MSP_LAYER_CONFIDENTIALITY,
-                                               GSS_C_QOP_DEFAULT, c->recv_max, &max_in)))
+                                               GSS_C_QOP_DEFAULT, maxbuf, &max_in)))
                 o->maxoutbuf = max_in;
         }
         o->encode_context = c;

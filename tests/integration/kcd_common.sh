@@ -116,3 +116,33 @@ kdc_s4u_counts() {
     p=$(grep -c 'CONSTRAINED-DELEGATION' "$KDC_LOG")
     echo "$s $p"
 }
+
+# kcd_gateway_up: Apache (mod_auth_gssapi, HTTP/mail keytab) + nginx in front
+# (TLS with client certificates, auth_request to the helper's socket). Sets
+# HTTPS_PORT, APACHE_PORT; nginx is "nginx-gw", Apache "apache-mail".
+kcd_gateway_up() {
+    . "$top_srcdir/tests/harness/nginx.sh"
+    . "$top_srcdir/tests/harness/apache.sh"
+    require_cmd nginx apache2 curl
+    harness_pick_ports HTTPS_PORT APACHE_PORT
+    ca_issue_server mail mail.example.test other.example.test
+    apache_start_gssapi mail "$APACHE_PORT" "$HTTP_KEYTAB"
+    sed -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@BACKEND@|127.0.0.1:$APACHE_PORT|g" \
+        -e "s|@KCD_SOCK@|$KCD_SOCK|g" -e "s|@CA_DIR@|$CA_DIR|g" -e "s|@CA_CHAIN@|$CA_CHAIN|g" \
+        "$top_srcdir/tests/integration/kcd_nginx_site.conf.in" >"$T/nginx-site.conf"
+    nginx_start gw "$T/nginx-site.conf"
+    wait_port "$APACHE_PORT" || harness_fatal "Apache did not listen on $APACHE_PORT"
+    wait_port "$HTTPS_PORT" || harness_fatal "nginx did not listen on $HTTPS_PORT"
+}
+
+# kcd_curl CERTNAME [curl args]: GET https://mail.example.test/whoami through
+# nginx with that client certificate ("-" for none); prints the status, the
+# body in $T/last.body
+kcd_curl() {
+    local name=$1 certargs=()
+    shift
+    [ "$name" = - ] || certargs=(--cert "$CA_DIR/$name.crt" --key "$CA_DIR/$name.key")
+    curl -s -o "$T/last.body" -D "$T/last.headers" -w '%{http_code}' --cacert "$CA_CHAIN" \
+        --resolve "mail.example.test:$HTTPS_PORT:127.0.0.1" "${certargs[@]}" "$@" \
+        "https://mail.example.test:$HTTPS_PORT/whoami"
+}

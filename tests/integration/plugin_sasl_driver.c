@@ -5,10 +5,11 @@
  *
  * SYNOPSIS
  *   plugin_sasl_driver --plugin-dir DIR --service imap --host mail.example.test
+ *       [--server-fqdn mx1.example.test]   (the server's own name; default --host)
  *       [--mech GSSAPI|GSS-SPNEGO] [--authzid NAME] [--opt KEY=VALUE]...
  *       [--min-ssf N] [--max-ssf N] [--client-max-ssf N] [--maxbuf N]
  *       [--count N] [--data] [--replay] [--client-time-offset SECS]
- *       [--allow-proxy AUTHID=AUTHZID] [--log FILE]
+ *       [--allow-proxy AUTHID=AUTHZID] [--log FILE] [--server-krb5-config FILE]
  *
  * DESCRIPTION
  *   The parent is the server: libsasl2 with SASL_CB_GETPATH naming DIR (which
@@ -26,6 +27,7 @@
  *   --client-time-offset S  the client process sees the clock shifted by S
  *                 seconds (gettimeofday/clock_gettime/time are interposed).
  *   --count N     N logins in sequence in the same server process.
+ *   --seconds S   logins in sequence for S seconds (--pause-ms between them).
  *
  *   Prints one line per login to stdout:
  *     RESULT ok mech=GSSAPI user=alice authid=alice ssf=256
@@ -57,6 +59,7 @@
 static const char *plugin_dir;
 static const char *service = "imap";
 static const char *host = "mail.example.test";
+static const char *server_fqdn;     /* serverFQDN of the server side; default: host */
 static const char *mech = "GSSAPI";
 static const char *authzid;
 static const char *log_path;
@@ -64,8 +67,9 @@ static const char *opt_keys[MAX_OPTS];
 static const char *opt_vals[MAX_OPTS];
 static int n_opts;
 static unsigned min_ssf = 0, max_ssf = 256, client_max_ssf = 256, maxbuf = 65536;
-static int count = 1, do_data, do_replay;
+static int count = 1, do_data, do_replay, seconds, pause_ms;
 static const char *allow_proxy;
+static const char *server_krb5_config;
 static long client_time_offset;
 static int time_shift_active;
 
@@ -345,7 +349,7 @@ client_main(int fd)
         fprintf(stderr, "client: sasl_client_init: %d\n", r);
         return 1;
     }
-    for (int round = 0; round < count; round++) {
+    for (;;) {
         sasl_conn_t *conn = NULL;
         sasl_security_properties_t sp;
         const char *out = NULL, *chosen = NULL;
@@ -353,8 +357,17 @@ client_main(int fd)
         char *frame = NULL;
         char type;
         size_t flen;
-        int done = 0;
+        int done = 0, client_done = 0;
 
+        {   /* the server says whether another login follows */
+            char t, *d = NULL;
+            size_t l;
+            if (recv_frame(fd, &t, &d, &l) != 0)
+                return 1;
+            free(d);
+            if (t != 'R')
+                break;
+        }
         r = sasl_client_new(service, host, NULL, NULL, NULL, 0, &conn);
         if (r != SASL_OK) {
             fprintf(stderr, "client: sasl_client_new: %d\n", r);
@@ -388,6 +401,7 @@ client_main(int fd)
             }
             if (type == 'S') {
                 r = sasl_client_step(conn, frame, (unsigned)flen, NULL, &out, &outlen);
+                client_done = r == SASL_OK;
                 if (r != SASL_OK && r != SASL_CONTINUE) {
                     fprintf(stderr, "client: step: %s\n", sasl_errdetail(conn));
                     send_frame(fd, 'F', "client step failed", 18);
@@ -396,7 +410,7 @@ client_main(int fd)
                     send_frame(fd, 'C', out, outlen);
                 }
             } else if (type == 'O') {
-                if (flen > 0) {
+                if (flen > 0 && !client_done) {
                     r = sasl_client_step(conn, frame, (unsigned)flen, NULL, &out, &outlen);
                     if (r != SASL_OK)
                         fprintf(stderr, "client: final step: %s\n", sasl_errdetail(conn));
@@ -444,7 +458,8 @@ server_login(int fd, char **first_token, size_t *first_len)
     const char *chosen, *data;
     size_t dlen;
 
-    r = sasl_server_new(service, host, NULL, "127.0.0.1;25", "127.0.0.1;40000", NULL, 0, &conn);
+    r = sasl_server_new(service, server_fqdn, NULL, "127.0.0.1;25", "127.0.0.1;40000", NULL, 0,
+                        &conn);
     if (r != SASL_OK) {
         fprintf(stderr, "server: sasl_server_new: %d\n", r);
         return 1;
@@ -543,8 +558,8 @@ server_replay(const char *token, size_t len)
     unsigned outlen;
     int r;
 
-    if (sasl_server_new(service, host, NULL, "127.0.0.1;25", "127.0.0.1;40001", NULL, 0, &conn) !=
-        SASL_OK)
+    if (sasl_server_new(service, server_fqdn, NULL, "127.0.0.1;25", "127.0.0.1;40001", NULL, 0,
+                        &conn) != SASL_OK)
         return 1;
     r = sasl_server_start(conn, mech, token, (unsigned)len, &out, &outlen);
     if (r == SASL_OK || r == SASL_CONTINUE)
@@ -583,6 +598,7 @@ main(int argc, char **argv)
         if (ARG("--plugin-dir")) plugin_dir = v;
         else if (ARG("--service")) service = v;
         else if (ARG("--host")) host = v;
+        else if (ARG("--server-fqdn")) server_fqdn = v;
         else if (ARG("--mech")) mech = v;
         else if (ARG("--authzid")) authzid = v;
         else if (ARG("--log")) log_path = v;
@@ -591,8 +607,11 @@ main(int argc, char **argv)
         else if (ARG("--client-max-ssf")) client_max_ssf = (unsigned)atoi(v);
         else if (ARG("--maxbuf")) maxbuf = (unsigned)atoi(v);
         else if (ARG("--count")) count = atoi(v);
+        else if (ARG("--seconds")) seconds = atoi(v);
+        else if (ARG("--pause-ms")) pause_ms = atoi(v);
         else if (ARG("--client-time-offset")) client_time_offset = atol(v);
         else if (ARG("--allow-proxy")) allow_proxy = v;
+        else if (ARG("--server-krb5-config")) server_krb5_config = v;
         else if (ARG("--opt")) {
             char *eq = strchr(v, '=');
             if (eq == NULL || n_opts >= MAX_OPTS)
@@ -607,6 +626,8 @@ main(int argc, char **argv)
     }
     if (plugin_dir == NULL)
         usage();
+    if (server_fqdn == NULL)
+        server_fqdn = host;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
@@ -619,6 +640,9 @@ main(int argc, char **argv)
         _exit(client_main(sv[1]));
     }
     close(sv[1]);
+    /* the server side alone may see another krb5.conf (host crypto policy tests) */
+    if (server_krb5_config != NULL)
+        setenv("KRB5_CONFIG", server_krb5_config, 1);
 
     scbs[0] = (sasl_callback_t){ SASL_CB_GETPATH, CB(cb_getpath), (void *)plugin_dir };
     scbs[1] = (sasl_callback_t){ SASL_CB_GETCONFPATH, CB(cb_getconfpath), confdir };
@@ -630,12 +654,20 @@ main(int argc, char **argv)
         fprintf(stderr, "server: sasl_server_init failed\n");
         return 1;
     }
-    for (int round = 0; round < count; round++) {
-        int r = server_login(sv[0], do_replay && round == 0 ? &first : NULL, &first_len);
-        if (r > worst)
-            worst = r;
-        if (r == 1)
-            break;
+    {
+        time_t end = time(NULL) + seconds;
+        for (int round = 0; seconds > 0 ? time(NULL) < end : round < count; round++) {
+            int r;
+            send_frame(sv[0], 'R', NULL, 0);
+            r = server_login(sv[0], do_replay && round == 0 ? &first : NULL, &first_len);
+            if (r > worst)
+                worst = r;
+            if (r == 1)
+                break;
+            if (seconds > 0 && pause_ms > 0)
+                usleep((useconds_t)pause_ms * 1000);
+        }
+        send_frame(sv[0], 'Q', NULL, 0);
     }
     close(sv[0]);
     waitpid(pid, &status, 0);

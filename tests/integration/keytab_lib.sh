@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# keytab_lib.sh - helpers shared by the keytab_*.sh tests (sourced, not run)
+#
+#   kt_init NAME          harness_init NAME, $KT = the mailsso-keytab binary
+#   kt_entries FILE       "kvno principal (enctype)" of every entry, sorted (klist -kte)
+#   kt_keys FILE          same plus the key (klist -kKe), sorted; for comparing keytabs
+#   kt_json_entries FILE  the same triples from 'mailsso-keytab list --json'
+#   kt_sum FILE           sha256 of the file (or "missing")
+set -u
+. "$top_srcdir/tests/harness/lib.sh"
+
+kt_init() {
+    harness_init "$1"
+    require_cmd krb5kdc kdb5_util kadmin.local kinit klist ktutil python3 setsid
+    KT=$BUILD/keytab-tools/mailsso-keytab
+    [ -x "$KT" ] || harness_fatal "$KT not built (run make first)"
+    export KT
+}
+
+kt_entries() { klist -kte "$1" | sed "s/(DEPRECATED:/(/" | awk '$1 ~ /^[0-9]+$/ { print $1, $4, $5 }' | sort; }
+kt_keys() { klist -kKe "$1" | sed "s/(DEPRECATED:/(/" | awk '$1 ~ /^[0-9]+$/ { print $1, $2, $3, $4 }' | sort; }
+kt_json_entries() {
+    "$KT" list --json "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for e in d["entries"]:
+    print(e["kvno"], e["principal"], "(%s)" % e["enctype_name"])' | sort
+}
+kt_sum() { if [ -e "$1" ]; then sha256sum <"$1" | cut -c1-32; else echo missing; fi; }
+# kt_json FILE EXPR: evaluate a python expression over list --json (d = the object)
+kt_json() { "$KT" list --json "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# plugin_gssapi_rotation.sh - keytab rotation without a restart: while three
+# server processes keep serving logins with tickets of kvno 2, the keytab is
+# replaced (atomic rename) by one holding kvno 2 and 3; no login fails, the
+# running servers pick up the new file, and tickets of both kvnos log in.
+set -u
+. "$top_srcdir/tests/integration/plugin_common.sh"
+plugin_setup plugin_rotation
+
+kvno imap/mail.example.test >/dev/null || harness_fatal "no imap ticket"   # kvno 2, cached
+for i in 1 2 3; do
+    harness_spawn "logins$i" "$DRIVER" --plugin-dir "$PLUGDIR" --service imap \
+        --host mail.example.test --opt "mailsso_config=$CONF" --log "$T/rot$i.log" \
+        --seconds 4 --pause-ms 5
+done
+sleep 1.2
+# Rotate: new key (kvno 3) appended to a copy, then renamed over the keytab.
+cp -p "$KEYTAB" "$T/rotate.tmp"
+kdc_admin "ktadd -k $T/rotate.tmp imap/mail.example.test" >/dev/null
+mv -f "$T/rotate.tmp" "$KEYTAB"
+check_grep "the new keytab holds kvno 2 and kvno 3" '^ +3 .*imap/mail.example.test' <(klist -k "$KEYTAB")
+# A client that gets a fresh ticket now receives kvno 3.
+kdc_kinit alice "$ALICE_PW" "FILE:$T/fresh.cc" || harness_fatal "kinit"
+KRB5CCNAME=FILE:$T/fresh.cc check_login "a fresh kvno 3 ticket logs in right after the rotation" imap
+check_grep "... and the audit line says kvno=3" 'ticket=imap/mail.example.test@EXAMPLE.TEST kvno=3 ' "$T/last.log"
+# One running server process gets a kvno 3 client while its cache was built for kvno 2.
+KRB5CCNAME=FILE:$T/fresh.cc harness_spawn logins4 "$DRIVER" --plugin-dir "$PLUGDIR" \
+    --service imap --host mail.example.test --opt "mailsso_config=$CONF" --log "$T/rot4.log" \
+    --seconds 1 --pause-ms 5
+for i in 1 2 3 4; do
+    while harness_alive "logins$i"; do sleep 0.2; done
+done
+ok=$(cat "$T"/logs/logins[1-4].log | grep -c '^RESULT ok')
+bad=$(cat "$T"/logs/logins[1-4].log | grep -c '^RESULT fail')
+check_eq "no login failed during the rotation ($ok logins)" 0 "$bad"
+[ "$ok" -gt 50 ] && harness_pass "many logins ran ($ok)" || harness_failmsg "too few logins ran (expected > 50, got $ok)"
+check_grep "old kvno 2 tickets kept working after the rotation" 'kvno=2 ' "$T/rot1.log"
+check_grep "kvno 3 tickets logged in through a long-running server process" \
+    'kvno=3 ' "$T/rot4.log"
+# The processes that were running before the rename noticed it and re-acquired.
+for i in 1 2 3; do
+    check_grep "server process $i re-acquired its credential after the rename" \
+        'keytab .* changed, acceptor credential re-acquired' "$T/rot$i.log"
+    n=$(sed -n '/re-acquired/,$p' "$T/rot$i.log" | grep -c 'login ok')
+    [ "$n" -gt 0 ] && harness_pass "... and served $n logins after it" ||
+        harness_failmsg "... and served logins after it (expected > 0, got $n)"
+done
+check_no_grep "no failure diagnosis was logged" 'login failed' <(cat "$T"/rot[1-4].log)
+harness_finish
