@@ -36,5 +36,44 @@ if [ "$status" != 0 ]; then
     done
     [ "$failed" -gt 0 ] || failed=1
 fi
+
+# Sanitizers and fuzzing (issue 7): the suite again under ASan+UBSan (build-asan/),
+# the unit tests under valgrind, then each fuzzer for FUZZ_SECONDS (default 20).
+# MAILSSO_SKIP_SANITIZERS=1 skips both (quick local runs); MAILSSO_SKIP_FUZZ=1 only the fuzzers.
+# add_counts FILE PREFIX: add "PREFIX N passed, N failed" from FILE (no line = 1 failure).
+add_counts() {
+    line=$(grep "^$2 [0-9]* passed, [0-9]* failed" "$1" | tail -1)
+    if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+    n=$(echo "$line" | sed 's/.* \([0-9]*\) passed.*/\1/'); passed=$((passed + n))
+    n=$(echo "$line" | sed 's/.* \([0-9]*\) failed.*/\1/'); failed=$((failed + n))
+}
+if [ "${MAILSSO_SKIP_SANITIZERS:-0}" != 1 ]; then
+    echo "===== sanitizers: scripts/sanitize-check.sh (MAILSSO_SKIP_SANITIZERS=1 skips)"
+    BUILD_DIR=$BUILD_DIR JOBS=$JOBS "$top/scripts/sanitize-check.sh" >"$BUILD_DIR/sanitize-check.out" 2>&1 || true
+    grep -v '^PASS: ' "$BUILD_DIR/sanitize-check.out" | tail -n 60
+    add_counts "$BUILD_DIR/sanitize-check.out" "sanitizers:"
+fi
+if [ "${MAILSSO_SKIP_SANITIZERS:-0}" != 1 ] && [ "${MAILSSO_SKIP_FUZZ:-0}" != 1 ]; then
+    FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$top/build-fuzz}
+    if command -v clang >/dev/null; then
+        echo "===== fuzz smoke: tests/fuzz/run.sh, ${FUZZ_SECONDS:-20} s per harness (MAILSSO_SKIP_FUZZ=1 skips)"
+        mkdir -p "$FUZZ_BUILD_DIR"
+        fz=$FUZZ_BUILD_DIR/fuzz-smoke.out
+        : >"$fz"
+        ( cd "$FUZZ_BUILD_DIR" &&
+          { [ -f Makefile ] && [ config.status -nt "$top/configure" ] ||
+            "$top/configure" CC=clang --enable-fuzzing >configure.log 2>&1; } &&
+          make -j"$JOBS" -C lib >build.log 2>&1 && make -j"$JOBS" -C tests/fuzz >>build.log 2>&1 &&
+          "$top/tests/fuzz/run.sh" --builddir "$FUZZ_BUILD_DIR/tests/fuzz" --srcdir "$top/tests/fuzz" \
+              --seconds "${FUZZ_SECONDS:-20}" ) >"$fz" 2>&1 || true
+        cat "$fz"
+        grep -q '^fuzz: ' "$fz" || echo "fuzz smoke: build failed (logs in $FUZZ_BUILD_DIR)"
+        add_counts "$fz" "fuzz:"
+    elif [ "${CI:-}" = true ]; then
+        echo "fuzz smoke: clang missing (install clang and libclang-rt-14-dev)"; failed=$((failed + 1))
+    else
+        echo "fuzz smoke: SKIP (clang missing: install clang and libclang-rt-14-dev)"; skipped=$((skipped + 1))
+    fi
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

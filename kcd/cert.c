@@ -304,7 +304,7 @@ parse_cert(const char *in, size_t len, kcd_result *r)
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
-        if (in[i] == '%' && i + 2 < len + 0 && hexval((unsigned char)in[i + 1]) >= 0 &&
+        if (in[i] == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
             hexval((unsigned char)in[i + 2]) >= 0) {
             buf[n++] = (char)(hexval((unsigned char)in[i + 1]) * 16 +
                               hexval((unsigned char)in[i + 2]));
@@ -611,13 +611,74 @@ realm_configured(const kcd_settings *s, const char *principal)
     return 0;
 }
 
+/* The certificate's only e-mail SAN, or "" (none, several, or odd bytes). */
+static void
+email_san(X509 *x, char *buf, size_t size)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int n = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+        GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+        if (gn->type != GEN_EMAIL)
+            continue;
+        int len = ASN1_STRING_length(gn->d.rfc822Name);
+        const unsigned char *d = ASN1_STRING_get0_data(gn->d.rfc822Name);
+        if (++n == 1 && len > 0 && (size_t)len < size && memchr(d, 0, (size_t)len) == NULL) {
+            memcpy(buf, d, (size_t)len);
+            buf[len] = '\0';
+        }
+    }
+    if (n != 1)
+        buf[0] = '\0';
+    GENERAL_NAMES_free(gens);
+}
+
+/* "email:alice@example.com" or "email:*@example.com" against the e-mail SAN;
+ * TO may use %u for its local part. 1 on a match (principal in out). */
+static int
+email_rule(const char *from, const char *to, const char *email, char *out, size_t size)
+{
+    const char *at = strrchr(email, '@');
+    char local[256];
+    size_t n = 0;
+
+    if (email[0] == '\0' || at == NULL || at == email || (size_t)(at - email) >= sizeof(local))
+        return 0;
+    from += 6;       /* "email:" */
+    if (from[0] == '*' && from[1] == '@') {
+        if (!mailsso_streq_ci(from + 2, at + 1))
+            return 0;
+    } else if (!mailsso_streq_ci(from, email)) {
+        return 0;
+    }
+    memcpy(local, email, (size_t)(at - email));
+    local[at - email] = '\0';
+    if (!name_ok(local))
+        return 0;
+    for (const char *p = to; *p && n + 1 < size; p++) {
+        if (p[0] == '%' && p[1] == 'u') {
+            n += (size_t)snprintf(out + n, size - n, "%s", local);
+            if (n >= size)
+                return 0;
+            p++;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+    return 1;
+}
+
 /* subject_rules: "DN = principal"; DN compared case-insensitively with the
- * RFC 2253 form of the subject (CN=alice,OU=Users,O=Example). */
+ * RFC 2253 form of the subject (CN=alice,OU=Users,O=Example); or
+ * "email:ADDR = principal" / "email:*@DOMAIN = %u@REALM" on the e-mail SAN. */
 static int
 map_subject(kcd_certcheck *cc, X509 *x, kcd_cert_info *info, kcd_result *r)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char dn[1024] = "";
+    char dn[1024] = "", email[512];
     int len;
 
     if (b == NULL)
@@ -628,6 +689,7 @@ map_subject(kcd_certcheck *cc, X509 *x, kcd_cert_info *info, kcd_result *r)
     if (len <= 0)
         return 1;
     dn[len] = '\0';
+    email_san(x, email, sizeof(email));
     for (size_t i = 0; i < cc->s->n_subject_rules; i++) {
         const char *rule = cc->s->subject_rules[i];
         const char *eq = strrchr(rule, '=');
@@ -642,12 +704,17 @@ map_subject(kcd_certcheck *cc, X509 *x, kcd_cert_info *info, kcd_result *r)
             continue;
         memcpy(from, rule, fl);
         from[fl] = '\0';
-        if (!mailsso_streq_ci(from, dn))
-            continue;
         const char *to = eq + 1;
         while (isspace((unsigned char)*to))
             to++;
-        mailsso_strlcpy(info->principal, to, sizeof(info->principal));
+        if (strncasecmp(from, "email:", 6) == 0) {
+            if (!email_rule(from, to, email, info->principal, sizeof(info->principal)))
+                continue;
+        } else if (mailsso_streq_ci(from, dn)) {
+            mailsso_strlcpy(info->principal, to, sizeof(info->principal));
+        } else {
+            continue;
+        }
         for (size_t k = strlen(info->principal); k > 0 && isspace((unsigned char)info->principal[k - 1]); k--)
             info->principal[k - 1] = '\0';
         if (!realm_configured(cc->s, info->principal)) {

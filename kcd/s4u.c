@@ -58,6 +58,7 @@ struct kcd_gateway {
     char **retired_cc;
     size_t n_retired;
     char ccname[128];
+    char ktname[128];                /* in-memory copy of kcd.keytab */
     gss_OID_desc mech_elems[2];
     gss_OID_set_desc mechs;          /* krb5 + SPNEGO: the gateway credential */
     gss_OID_set_desc imp_mechs;      /* SPNEGO only, or krb5 only: impersonation */
@@ -350,9 +351,12 @@ acquire_locked(kcd_gateway *gw, kcd_result *r)
         kcd_fix(r, "set keytab to the gateway account's keytab in the kcd group");
         goto done;
     }
-    if (snapshot_keytab(s, memname, sizeof(memname), r) != 0)
-        goto done;
-    code = krb5_kt_resolve(ctx, memname, &kt);
+    if (gw->ktname[0] == '\0') {
+        if (snapshot_keytab(s, memname, sizeof(memname), r) != 0)
+            goto done;
+        mailsso_strlcpy(gw->ktname, memname, sizeof(gw->ktname));
+    }
+    code = krb5_kt_resolve(ctx, gw->ktname, &kt);
     if (code != 0) {
         fail_krb5(ctx, code, s->keytab, s, r);
         goto done;

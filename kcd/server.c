@@ -425,10 +425,8 @@ kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg_in)
                     kcd_settings_free(ns);
                 free(nu);
                 mailsso_log(&lg, MAILSSO_LOG_ERR, "reload failed, keeping the old "
-                            "configuration: %s%s%s", e2.message, e2.fix[0] ? " (fix: " : "",
-                            e2.fix[0] ? e2.fix : "");
-                if (e2.fix[0])
-                    mailsso_log(&lg, MAILSSO_LOG_ERR, ")");
+                            "configuration: %s%s%s%s", e2.message, e2.fix[0] ? " (fix: " : "",
+                            e2.fix, e2.fix[0] ? ")" : "");
                 continue;
             }
             if (strcmp(nrt->s->socket_path, current->s->socket_path) != 0)

@@ -616,7 +616,8 @@ static const mailsso_config_key schema[] = {
       "Keytab holding the service keys; empty means the system default keytab "
       "(KRB5_KTNAME, else default_keytab_name of krb5.conf)." },
     { "hostname", SERVICE, STRING, "", check_hostname, "empty or a host name",
-      "Host name used for @hostbased acceptor names; empty means gethostname()." },
+      "Host name used for @hostbased acceptor names; empty means the name the mail server "
+      "passes to SASL (Postfix myhostname, Cyrus servername; libsasl: gethostname())." },
     { "accept_names", SERVICE, LIST, "[\"@hostbased\"]", check_accept_name,
       "@hostbased, @any, SERVICE/HOST@REALM or SERVICE/*@REALM",
       "Which keytab keys may accept a client's ticket: @hostbased is SERVICE/HOSTNAME, "
@@ -695,7 +696,9 @@ static const mailsso_config_key schema[] = {
       "UPN suffix to realm pairs: alice@example.com in the certificate becomes "
       "alice@EXAMPLE.COM; UPNs of other suffixes are refused." },
     { "subject_rules", KCD, LIST, "[]", check_rule, "\"FROM = TO\" items",
-      "Rules mapping certificate subject names to principals, for certificates without a UPN." },
+      "Rules mapping certificate subject names (\"CN=...,O=... = user@REALM\") or the e-mail "
+      "SAN (\"email:*@example.com = %u@EXAMPLE.COM\") to principals, for certificates without "
+      "a UPN." },
     { "default_target", KCD, STRING, "", check_target_opt,
       "empty, SERVICE@HOST or SERVICE/HOST@REALM",
       "Service the Negotiate token is made for when no targets rule matches "

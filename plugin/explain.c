@@ -51,6 +51,7 @@ msp_keytab_summary(const char *path, const char *principal, uint32_t kvno, int32
     uint32_t kvnos[32];
     size_t n_kvnos = 0;
     char d[64], san[300];
+    int rerr;
 
     *have_principal = *have_kvno = *have_enctype = 0;
     buf[0] = '\0';
@@ -58,10 +59,10 @@ msp_keytab_summary(const char *path, const char *principal, uint32_t kvno, int32
         APPEND(buf, size, used, "(not a file keytab)");
         return -1;
     }
-    if (access(path, R_OK) != 0) {
+    if ((rerr = msp_readable(path)) != 0) {
         if (errno_out != NULL)
-            *errno_out = errno;
-        APPEND(buf, size, used, "(unreadable: %s)", strerror(errno));
+            *errno_out = rerr;
+        APPEND(buf, size, used, "(unreadable: %s)", strerror(rerr));
         return -1;
     }
     if (mailsso_keytab_read(path, &kt, &err) != 0) {

@@ -28,7 +28,9 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +174,33 @@ selfcheck_add(msp_global *g, const sasl_utils_t *utils, const char *text)
     g->selfcheck = p;
 }
 
+/* The stock plugin in our own directory: libsasl then picks one of the two
+ * by directory order, i.e. unpredictably. Say so loudly. */
+static void
+selfcheck_neighbour(msp_global *g, const sasl_utils_t *utils)
+{
+    Dl_info info;
+    char dir[1024], path[1100], msg[3000];
+    static const char *const stock[] = { "libgssapiv2.so", "libgssapiv2.so.2", NULL };
+
+    if (dladdr((void *)selfcheck_neighbour, &info) == 0 || info.dli_fname == NULL)
+        return;
+    mailsso_strlcpy(dir, info.dli_fname, sizeof(dir));
+    mailsso_strlcpy(dir, dirname(dir), sizeof(dir));
+    for (size_t i = 0; stock[i] != NULL; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, stock[i]);
+        if (access(path, F_OK) == 0) {
+            snprintf(msg, sizeof(msg), "the stock GSSAPI plugin %s is in the same directory as "
+                     "this plugin (%s): libsasl keeps only one of them and the choice depends on "
+                     "directory order, so some logins may be served by the stock plugin; fix: "
+                     "load mailsso from a directory without libgssapiv2.so (SASL_PATH) or divert "
+                     "the stock plugin (see docs/mailsso-plugin.md)", path, info.dli_fname);
+            selfcheck_add(g, utils, msg);
+            return;
+        }
+    }
+}
+
 static void
 selfcheck(msp_global *g, const sasl_utils_t *utils)
 {
@@ -181,6 +210,7 @@ selfcheck(msp_global *g, const sasl_utils_t *utils)
     char summary[1500];
     size_t used = 0;
 
+    selfcheck_neighbour(g, utils);
     if (g->cfg_err.code != 0) {
         char msg[1700];
         snprintf(msg, sizeof(msg), "configuration %s is invalid: %s%s%s; every GSSAPI login "

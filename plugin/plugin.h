@@ -117,6 +117,7 @@ typedef struct msp_conn {
     unsigned char *token;            /* the client's first token (for diagnosis) */
     size_t token_len;
     char *principal;                 /* authenticated principal, display form */
+    char plog[MAILSSO_APREQ_NAME_MAX]; /* the same, sanitised for log lines */
     char *mailbox;                   /* mapped name */
     char target[MAILSSO_APREQ_NAME_MAX]; /* the ticket's server principal (authenticated) */
     int32_t ticket_etype;
@@ -177,6 +178,7 @@ const char *msp_accept_describe(const msp_service *svc, const char *fqdn, char *
 /* Strips FILE:/WRFILE:; NULL for keytab types that are not files. */
 const char *msp_keytab_file(const char *name);
 int msp_ktstamp_read(const char *path, msp_ktstamp *st, int *errno_out);
+int msp_readable(const char *path);
 char *msp_selfcheck_service(msp_global *g, msp_service *svc);
 
 /* explain.c */

@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,19 @@ msp_keytab_file(const char *name)
     if (strchr(name, ':') != NULL)
         return NULL;        /* MEMORY:, KEYRING:, ... */
     return name;
+}
+
+/* Readable by this process's effective identity? (open, not access(): access
+ * checks the real uid.) 0 or an errno. */
+int
+msp_readable(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
 }
 
 int
@@ -407,8 +421,7 @@ msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cre
         return mailsso_error_set(err, MAILSSO_E_IO, "keytab %s (%s) for service %s: %s",
                                  svc->keytab_path, svc->keytab_origin, svc->name, strerror(eno));
     }
-    if (svc->keytab_path != NULL && access(svc->keytab_path, R_OK) != 0) {
-        eno = errno;
+    if (svc->keytab_path != NULL && (eno = msp_readable(svc->keytab_path)) != 0) {
         mailsso_diag_file(eno, svc->keytab_path, diag);
         return mailsso_error_set(err, MAILSSO_E_IO, "keytab %s (%s) for service %s: %s",
                                  svc->keytab_path, svc->keytab_origin, svc->name, strerror(eno));
@@ -439,6 +452,18 @@ msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cre
     fresh->cred = gcred;
     fresh->refs = 2;            /* the cache and the caller */
     pthread_mutex_lock(&g->lock);
+    if (svc->cred != NULL && ktstamp_equal(&svc->stamp, &now)) {
+        /* another thread installed a credential for this very file meanwhile */
+        svc->cred->refs++;
+        *cred_out = svc->cred;
+        pthread_mutex_unlock(&g->lock);
+        {
+            OM_uint32 minor;
+            (void)gss_release_cred(&minor, &fresh->cred);
+            free(fresh);
+        }
+        return 0;
+    }
     replaced = svc->cred != NULL;
     cred_unref_locked(svc->cred);
     svc->cred = fresh;
@@ -535,11 +560,10 @@ msp_selfcheck_service(msp_global *g, msp_service *svc)
     }
     if (svc->keytab_path == NULL)
         return NULL;            /* not a file: nothing we can check up front */
-    if (msp_ktstamp_read(svc->keytab_path, &st, &eno) != 0 || access(svc->keytab_path, R_OK) != 0) {
+    if (msp_ktstamp_read(svc->keytab_path, &st, &eno) != 0 ||
+        (eno = msp_readable(svc->keytab_path)) != 0) {
         mailsso_diag d;
         char fmt[1200];
-        if (eno == 0)
-            eno = errno;
         mailsso_diag_file(eno, svc->keytab_path, &d);
         ADD("service %s: keytab %s (%s) is not usable: %s; GSSAPI logins for %s will fail until "
             "this is fixed", svc->name, svc->keytab_path, svc->keytab_origin,

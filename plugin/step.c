@@ -223,6 +223,8 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
     int ret = SASL_OK;
 
     c->principal = display_name(c->client_name);
+    if (c->principal != NULL)
+        mailsso_log_sanitize(c->principal, strlen(c->principal), c->plog, sizeof(c->plog));
     if (c->principal == NULL) {
         failure_init(c, p, &f, "client name");
         f.cause = "the client's principal name cannot be displayed or contains a NUL byte";
@@ -276,11 +278,11 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
             failure_init(c, p, &f, "enctype policy");
             snprintf(cause, sizeof(cause), "enctype refused by our policy: the %s enctype is %s "
                      "but enctypes = \"%s\" for service %s (client %s)", which,
-                     etype_text(bad, d1, sizeof(d1)), ptext, c->svc->name, c->principal);
+                     etype_text(bad, d1, sizeof(d1)), ptext, c->svc->name, c->plog);
             snprintf(fix, sizeof(fix), "give the account %s AES keys (AD: "
                      "msDS-SupportedEncryptionTypes, then re-export the keytab), or allow it "
                      "explicitly in mailsso.conf enctypes", !strcmp(which, "ticket") ?
-                     c->target : c->principal);
+                     c->target : c->plog);
             f.cause = cause;
             f.fix = fix;
             return fail(c, &f, SASL_BADAUTH);
@@ -288,16 +290,17 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
         if (c->svc->warn_rc4 &&
             (mailsso_enctype_classify(c->ticket_etype) == MAILSSO_ENCTYPE_LEGACY ||
              mailsso_enctype_classify(c->session_etype) == MAILSSO_ENCTYPE_LEGACY)) {
+            const char *who = c->plog;
             msp_log(c->utils, SASL_LOG_WARN,
                     "%s: WARNING: RC4 used by login of %s to service %s (ticket for %s: %s, "
                     "session key: %s); RC4 is allowed by \"%s\" but deprecated; fix: "
                     "give %s AES keys (AD: msDS-SupportedEncryptionTypes = 0x18 on the account, "
                     "then re-export the keytab with -crypto AES256-SHA1)",
-                    MSP_LOG_PREFIX, c->principal, c->svc->name, c->target,
+                    MSP_LOG_PREFIX, who, c->svc->name, c->target,
                     etype_text(c->ticket_etype, d1, sizeof(d1)),
                     etype_text(c->session_etype, d2, sizeof(d2)), ptext,
                     mailsso_enctype_classify(c->ticket_etype) == MAILSSO_ENCTYPE_LEGACY
-                        ? c->target : c->principal);
+                        ? c->target : who);
         }
     }
 
@@ -335,7 +338,7 @@ audit(msp_conn *c, sasl_server_params_t *p, sasl_out_params_t *o, const char *au
     msp_log(c->utils, level,
             "%s: login ok: mech=%s service=%s principal=%s mailbox=%s%s%s%s%s ticket=%s "
             "kvno=%s%u ticket_enctype=%s session_enctype=%s ssf=%u client=%s",
-            MSP_LOG_PREFIX, c->spnego ? "GSS-SPNEGO" : "GSSAPI", c->svc->name, c->principal,
+            MSP_LOG_PREFIX, c->spnego ? "GSS-SPNEGO" : "GSSAPI", c->svc->name, c->plog,
             c->mailbox, az[0] ? " authzid=" : "", az,
             (o->user && strcmp(o->user, c->mailbox) != 0) ? " user=" : "",
             (o->user && strcmp(o->user, c->mailbox) != 0) ? o->user : "", c->target,
@@ -447,6 +450,16 @@ step_authneg(msp_conn *c, sasl_server_params_t *p, const char *in, unsigned inle
         } else {
             c->layer = MSP_LAYER_NONE;
             o->mech_ssf = 0;
+        }
+        if (p->props.min_ssf > p->external_ssf + o->mech_ssf) {
+            char cause[300];
+            failure_init(c, p, &f, "security layer");
+            snprintf(cause, sizeof(cause), "the application requires SSF %u but the GSS-SPNEGO "
+                     "context provides %u (plus external %u)", (unsigned)p->props.min_ssf,
+                     (unsigned)o->mech_ssf, (unsigned)p->external_ssf);
+            f.cause = cause;
+            f.fix = "lower minssf, use TLS, or let the client request confidentiality";
+            return fail(c, &f, SASL_TOOWEAK);
         }
         return SASL_OK;     /* caller finishes (canon_user, audit) */
     }
@@ -668,7 +681,7 @@ finish_identity(msp_conn *c, sasl_server_params_t *p, sasl_out_params_t *o, cons
         mailsso_log_sanitize(authzid, strlen(authzid), az, sizeof(az));
         failure_init(c, p, &f, "authzid");
         snprintf(cause, sizeof(cause), "authzid mismatch: %s (mailbox %s) asked to act as \"%s\"; "
-                 "%s; %s refused it (code %d)", c->principal, c->mailbox, az,
+                 "%s; %s refused it (code %d)", c->plog, c->mailbox, az,
                  err.message[0] ? err.message : "it is not one of the allowed forms", who, r);
         snprintf(fix, sizeof(fix), "if \"%s\" is how users type their own name, enable the form "
                  "in authzid_forms (principal, maildomain, caseless) for service %s; if it is a "

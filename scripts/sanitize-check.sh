@@ -18,6 +18,7 @@
 #      Tests that make a foreign program load one of our instrumented modules
 #      (the SASL plugin in postfix, say) must LD_PRELOAD
 #      $MAILSSO_SANITIZER_PRELOAD (exported here: the ASan runtime) into it.
+#      MAILSSO_SANITIZERS=1 is exported too (valgrind cannot run ASan binaries).
 #   2. valgrind: runs every unit-test program and fuzz-corpus replay of the
 #      plain build ($BUILD_DIR, default ./build; built by scripts/build.sh when
 #      missing) under valgrind --leak-check=full --errors-for-leak-kinds=definite
@@ -90,11 +91,13 @@ if [ "$do_asan" = 1 ]; then
     mkdir -p "$reports"
     chmod 1777 "$reports"   # tests may run programs as another user
     # log_path: one file per reporting process (report.PID); exitcode 23 is ASan's.
-    export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:log_path=$reports/asan"
+    export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:fast_unwind_on_malloc=0:malloc_context_size=30:log_exe_name=1:log_path=$reports/asan"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
     export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp:print_suppressions=0"
     MAILSSO_SANITIZER_PRELOAD=$(gcc -print-file-name=libasan.so)
     export MAILSSO_SANITIZER_PRELOAD
+    # Tests that run their own valgrind check must skip it in this tree.
+    export MAILSSO_SANITIZERS=1
     # make check per directory: unit tests, fuzz replays, then integration.
     say "make check under ASan+UBSan (reports: $reports)"
     dirs="unit fuzz"

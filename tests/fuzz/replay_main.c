@@ -108,7 +108,8 @@ run_path(const char *path, int missing_ok)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (run_path(names[i], 0) != 0)
             rc = 1;

@@ -22,7 +22,8 @@
 #       state under $CYRUS_DIR = $T/cyrus, nothing in /var/lib/cyrus or
 #       /etc), picks $CYRUS_IMAP_PORT and $CYRUS_POP3_PORT, and starts Cyrus
 #       master in the foreground through harness_spawn (name "cyrus"); master
-#       runs as root and forks imapd/pop3d as user cyrus. Waits until both
+#       runs as root, in its own session (setsid: it signals its process group
+#       on shutdown), and forks imapd/pop3d as user cyrus. Waits until both
 #       ports accept connections. Options:
 #         --plugin-dir DIR   SASL_PATH for master and its children: libsasl2
 #                            loads its plugins only from DIR. Use a directory
@@ -81,10 +82,8 @@ CYRUS_BIN=${CYRUS_BIN:-/usr/lib/cyrus/bin}
 CYRUS_STOCK_GSSAPI=${CYRUS_STOCK_GSSAPI:-}
 
 cyrus_shim() {
-    local f
-    for f in "$BUILD/tests/integration/.libs/libsyslog2file.so"; do
-        [ -f "$f" ] && { printf '%s' "$f"; return 0; }
-    done
+    local f=$BUILD/tests/integration/.libs/libsyslog2file.so
+    [ -f "$f" ] && { printf '%s' "$f"; return 0; }
     harness_fatal "missing $BUILD/tests/integration/.libs/libsyslog2file.so (the syslog shim; built by 'make check', or 'make -C tests/integration libsyslog2file.la')"
 }
 
@@ -152,7 +151,7 @@ cyrus_start() {
     C=$CYRUS_DIR
     harness_pick_ports CYRUS_IMAP_PORT CYRUS_POP3_PORT
     export CYRUS_DIR CYRUS_CONF CYRUS_LOG
-    mkdir -p "$C/lib" "$C/spool"
+    mkdir -p "$C/lib/db" "$C/spool"
     : >"$CYRUS_LOG"
     chmod 666 "$CYRUS_LOG"
 
@@ -198,7 +197,11 @@ EOF
     local envs=(LD_PRELOAD="$shim" SYSLOG2FILE="$CYRUS_LOG" KRB5_CONFIG="$KRB5_CONFIG"
         KRB5RCACHEDIR="$KRB5RCACHEDIR" KRB5_KTNAME="$KRB5_KTNAME")
     [ -z "$plugin_dir" ] || envs+=(SASL_PATH="$plugin_dir")
-    harness_spawn cyrus env "${envs[@]}" "$CYRUS_BIN/master" -C "$CYRUS_CONF" \
+    # setsid: on SIGTERM Cyrus master signals its whole process group
+    # (kill(0, SIGTERM)); in the test's group that would hit the test, make and
+    # every other test running in parallel. (setsid execs in place here: the
+    # background child is no group leader, so the saved PID stays master's.)
+    harness_spawn cyrus setsid env "${envs[@]}" "$CYRUS_BIN/master" -C "$CYRUS_CONF" \
         -M "$C/cyrus.conf" -p "$C/master.pid"
     if ! wait_port "$CYRUS_IMAP_PORT" 20 || ! wait_port "$CYRUS_POP3_PORT" 5; then
         harness_fatal "Cyrus master did not listen on $CYRUS_IMAP_PORT/$CYRUS_POP3_PORT (see $T/logs/cyrus.log, $CYRUS_LOG): $(tail -n 5 "$T/logs/cyrus.log" "$CYRUS_LOG" 2>/dev/null)"

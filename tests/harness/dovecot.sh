@@ -23,11 +23,12 @@
 #       harness_spawn (name "dovecot-master"). Users come from a static passdb (no
 #       password: GSSAPI is the only mechanism) and a static userdb (uid
 #       dovecot, home $DOVECOT_DIR/home/%u). Options:
-#         --include FILE     "!include FILE": the authentication settings
-#                            (auth_mechanisms, auth_krb5_keytab,
-#                            auth_gssapi_hostname, auth_username_format), e.g.
-#                            conf/dovecot/10-auth.conf templated by the test.
-#         --keytab FILE      without --include: auth_mechanisms = gssapi,
+#         --include FILE     "!include FILE" (repeatable): e.g. the
+#                            authentication settings (auth_mechanisms,
+#                            auth_krb5_keytab, auth_gssapi_hostname,
+#                            auth_username_format) of conf/dovecot/10-auth.conf,
+#                            templated by the test.
+#         --keytab FILE      instead of such an include: auth_mechanisms = gssapi,
 #                            auth_krb5_keytab = FILE, auth_gssapi_hostname =
 #                            mail.example.test (--hostname NAME, or '$ALL'),
 #                            auth_username_format = %Ln.
@@ -71,8 +72,8 @@ dovecot_imap_bindir() {
     if [ ! -x "$cache/usr/lib/dovecot/imap" ]; then
         command -v apt-get >/dev/null 2>&1 ||
             harness_missing dovecot-imapd "no /usr/lib/dovecot/imap and no apt-get to fetch dovecot-imapd=$ver"
-        mkdir -p "${cache%/*}" && dl=$(mktemp -d "${cache%/*}/dl.XXXXXX") ||
-            harness_fatal "cannot create a download dir in ${cache%/*}"
+        mkdir -p "${cache%/*}" || harness_fatal "cannot create ${cache%/*}"
+        dl=$(mktemp -d "${cache%/*}/dl.XXXXXX") || harness_fatal "cannot create a download dir in ${cache%/*}"
         chmod 777 "$dl"     # apt-get download writes as user _apt
         if ! (cd "$dl" && apt-get download -q "dovecot-imapd=$ver") >"$T/logs/dovecot-imapd-download.log" 2>&1; then
             rm -rf "$dl"
@@ -90,11 +91,11 @@ dovecot_imap_bindir() {
 }
 
 dovecot_start() {
-    local include="" keytab="" hostname=mail.example.test opts=() auth_socket=0 bin D uid
+    local includes=() keytab="" hostname=mail.example.test opts=() auth_socket=0 bin D uid f
     [ -n "$T" ] || harness_fatal "dovecot_start before harness_init"
     while [ $# -gt 0 ]; do
         case $1 in
-            --include) include=${2:?--include FILE}; shift 2 ;;
+            --include) includes+=("${2:?--include FILE}"); shift 2 ;;
             --keytab) keytab=${2:?--keytab FILE}; shift 2 ;;
             --hostname) hostname=${2:?--hostname NAME}; shift 2 ;;
             --opt) opts+=("${2:?--opt LINE}"); shift 2 ;;
@@ -106,8 +107,10 @@ dovecot_start() {
     require_file /usr/lib/dovecot/modules/auth/libmech_gssapi.so dovecot-gssapi
     id dovecot >/dev/null 2>&1 || harness_missing "user dovecot" "created by the Debian package dovecot-core"
     [ "$(id -u)" = 0 ] || harness_missing "root" "the Dovecot master must start as root"
-    [ -n "$include" ] || [ -n "$keytab" ] || harness_fatal "dovecot_start: --include FILE or --keytab FILE"
-    [ -z "$include" ] || [ -f "$include" ] || harness_fatal "dovecot_start: no such file $include"
+    [ ${#includes[@]} -gt 0 ] || [ -n "$keytab" ] || harness_fatal "dovecot_start: --include FILE or --keytab FILE"
+    for f in "${includes[@]}"; do
+        [ -f "$f" ] || harness_fatal "dovecot_start: no such file $f"
+    done
     harness_alive dovecot-master && harness_fatal "dovecot_start: Dovecot already runs in this test"
     bin=$(dovecot_imap_bindir) || exit 99
 
@@ -181,9 +184,10 @@ service auth {
 }
 EOF
         fi
-        if [ -n "$include" ]; then
-            printf '!include %s\n' "$include"
-        else
+        for f in "${includes[@]}"; do
+            printf '!include %s\n' "$f"
+        done
+        if [ -n "$keytab" ]; then
             printf '%s\n' "auth_mechanisms = gssapi" "auth_krb5_keytab = $keytab" \
                 "auth_gssapi_hostname = $hostname" "auth_username_format = %Ln"
         fi

@@ -30,6 +30,8 @@
 #   configs they read must be readable by it (the test's business).
 #
 #   PF_VERBOSE=1 adds -v to smtpd (Postfix then logs SASL notices too).
+#   PF_EXTRA_ENV="NAME=VALUE ..." is added to import_environment (e.g.
+#   LD_PRELOAD of the sanitizer runtime when the plugin is built with ASan).
 #
 #   postfix_mark / postfix_log_since MARK: remember the maillog length, print
 #   the lines written after it (waits briefly for postlogd).
@@ -74,7 +76,7 @@ smtpd_tls_security_level = none
 # ---- from conf/postfix/main.cf (templated)
 EOF
         sed -e "s|^cyrus_sasl_config_path = .*|cyrus_sasl_config_path = $PF_DIR/sasl|" \
-            -e "s|SASL_PATH=[^ ]*|SASL_PATH=$PF_SASL_PATH KRB5_CONFIG=$KRB5_CONFIG KRB5RCACHEDIR=$KRB5RCACHEDIR|" \
+            -e "s|SASL_PATH=[^ ]*|SASL_PATH=$PF_SASL_PATH KRB5_CONFIG=$KRB5_CONFIG KRB5RCACHEDIR=$KRB5RCACHEDIR${PF_EXTRA_ENV:+ $PF_EXTRA_ENV}|" \
             "$samples/main.cf"
     } >"$PF_DIR/main.cf"
 

@@ -88,6 +88,8 @@ main(int argc, char **argv)
                                  &out, NULL, NULL, NULL);
     if (GSS_ERROR(maj)) {
         gss_fail("gss_accept_sec_context", maj, min);
+        gss_release_cred(&min, &cred);
+        free(tok);
         return 1;
     }
     maj = gss_display_name(&min, src, &dn, NULL);
@@ -96,8 +98,14 @@ main(int argc, char **argv)
         return 1;
     }
     printf("%.*s\n", (int)dn.length, (char *)dn.value);
+    gss_release_buffer(&min, &dn);
+    gss_release_buffer(&min, &out);
+    gss_release_name(&min, &src);
+    gss_delete_sec_context(&min, &ctx, GSS_C_NO_BUFFER);
+    gss_release_cred(&min, &cred);
     printf("%s\n", n > 12 && tok[0] == 0x60 &&
                        memmem(tok, 12, "\x06\x06\x2b\x06\x01\x05\x05\x02", 8) != NULL
                        ? "spnego" : "krb5");
+    free(tok);
     return 0;
 }

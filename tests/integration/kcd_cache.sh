@@ -42,4 +42,13 @@ check_eq "... without asking the KDC again" "$n" "$(grep -c 'UNKNOWN_S4U2SELF_PR
 
 curl -s --unix-socket "$KCD_SOCK" http://kcd/health >"$T/health"
 check_grep "health counts the cache hits" '"cache_hits":[1-9]' "$T/health"
+
+# ---- a broken configuration on SIGHUP is refused; the old one keeps serving
+sed -i 's/^};/    no_such_key = 1;\n};/' "$KCD_CONF"
+kill -HUP "$(harness_pid kcd)"
+for i in $(seq 100); do grep -q 'reload failed' "$KCD_LOG" && break; sleep 0.05; done
+check_grep "SIGHUP with a broken file: reload refused, naming the key" \
+    'reload failed, keeping the old configuration: .*no_such_key' "$KCD_LOG"
+check "the helper still runs" harness_alive kcd
+check_eq "and still serves alice" 200 "$(kcd_ask alice)"
 harness_finish

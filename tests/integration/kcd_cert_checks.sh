@@ -50,6 +50,17 @@ check_eq "subject_rules map a certificate without UPN (noupn -> bob)" 0 $?
 check_eq "... and the backend sees bob" "bob@$REALM spnego" \
     "$("$top_builddir/tests/integration/kcd_accept" "$HTTP_KEYTAB" "$(cat "$T/noupn.tok")" | tr '\n' ' ' | sed 's/ $//')"
 
+# e-mail SAN rule for certificates without UPN (noupn carries alice@example.test)
+kcd_write_conf "subject_rules = [\"email:*@example.test = %u@$REALM\"];"
+kcd_token noupn --value >"$T/noupn2.tok" 2>/dev/null
+check_eq "an email:*@domain rule maps noupn's e-mail SAN alice@example.test to alice" "alice@$REALM spnego" \
+    "$("$top_builddir/tests/integration/kcd_accept" "$HTTP_KEYTAB" "$(cat "$T/noupn2.tok")" | tr '\n' ' ' | sed 's/ $//')"
+kcd_write_conf "subject_rules = [\"email:*@elsewhere.test = %u@$REALM\"];"
+refused noupn no_upn 'no kcd.subject_rules entry matches'
+kcd_write_conf "subject_rules = [\"email:*@example.test = %u@OTHER.REALM\"];" \
+    "upn_realms = [\"example.test = $REALM\"];"
+refused noupn unmapped_domain 'whose realm is not in kcd.upn_realms'
+
 # EKU: require smart-card logon as well
 kcd_write_conf 'require_eku = ["clientAuth", "msSmartcardLogin"];'
 check "require_eku clientAuth + msSmartcardLogin: alice's certificate has both" kcd_token alice

@@ -98,8 +98,9 @@ sed -e "s|/etc/ssl/mail.example.com/fullchain.pem|$CA_DIR/mail.crt|" \
     -e "s|server mail.example.com:443;|server 127.0.0.1:$APACHE_PORT;|" \
     "$top_srcdir/conf/nginx/mailsso-kcd.conf" >"$T/sample-site.conf"
 mkdir -p "$T/nginx-sample"
-printf 'pid %s/nginx.pid;\nevents {}\nhttp {\n include %s;\n}\n' "$T/nginx-sample" "$T/sample-site.conf" \
-    >"$T/nginx-sample/nginx.conf"
+printf 'pid %s/nginx.pid;\nevents {}\nhttp {\n access_log %s;\n client_body_temp_path %s/cb;\n proxy_temp_path %s/px;\n include %s;\n}\n' \
+    "$T/nginx-sample" "$T/logs/nginx-sample.access.log" "$T/nginx-sample" "$T/nginx-sample" \
+    "$T/sample-site.conf" >"$T/nginx-sample/nginx.conf"
 check "conf/nginx/mailsso-kcd.conf passes nginx -t" \
     nginx -t -q -p "$T/nginx-sample" -e "$T/logs/nginx-sample.log" -c "$T/nginx-sample/nginx.conf"
 

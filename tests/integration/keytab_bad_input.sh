@@ -82,8 +82,8 @@ EOC
 cc -shared -fPIC -o "$T/killfsync.so" "$T/killfsync.c" || harness_fatal "cannot build the fsync shim"
 cp "$T/good.keytab" "$T/crash.keytab"
 before=$(kt_sum "$T/crash.keytab")
-check "a merge killed by SIGKILL half-way through the write dies (status 137)" \
-    sh -c 'LD_PRELOAD="$1" "$2" merge -o "$3" "$4"; test $? -eq 137' sh "$T/killfsync.so" "$KT" "$T/crash.keytab" "$T/out.keytab"
+killed_merge() { kt_preload "$T/killfsync.so" "$KT" merge -o "$T/crash.keytab" "$T/out.keytab"; test $? -eq 137; }
+check "a merge killed by SIGKILL half-way through the write dies (status 137)" killed_merge
 check_eq "... the old keytab is intact" "$before" "$(kt_sum "$T/crash.keytab")"
 check "... and the next write works (stale lock and temp file are no obstacle)" \
     "$KT" merge -o "$T/crash.keytab" "$T/out.keytab"

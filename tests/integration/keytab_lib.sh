@@ -29,3 +29,23 @@ for e in d["entries"]:
 kt_sum() { if [ -e "$1" ]; then sha256sum <"$1" | cut -c1-32; else echo missing; fi; }
 # kt_json FILE EXPR: evaluate a python expression over list --json (d = the object)
 kt_json() { "$KT" list --json "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
+# kt_preload LIB... CMD...: run CMD with LIBs preloaded (after ASan's runtime
+# when the binary was built with --enable-sanitizers: ASan must come first).
+# Usage: kt_preload "lib1.so lib2.so" CMD ARGS...
+kt_preload() {
+    local libs=$1 asan
+    shift
+    asan=$(ldd "$KT" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+    LD_PRELOAD="${asan:+$asan }$libs" "$@"
+}
+# kt_faketime OFFSET CMD...: CMD with a clock OFFSET seconds off ("+100", "-600")
+kt_faketime() {
+    local off=$1 lib
+    shift
+    for lib in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 \
+               /usr/local/lib/faketime/libfaketime.so.1; do
+        [ -e "$lib" ] && break
+    done
+    [ -e "$lib" ] || harness_fatal "libfaketime.so.1 not found (Debian package faketime)"
+    FAKETIME=$off DONT_FAKE_MONOTONIC=1 kt_preload "$lib" "$@"
+}

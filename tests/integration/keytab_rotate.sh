@@ -5,6 +5,7 @@
 # tickets (new kvno) are accepted too; --dry-run changes nothing at the KDC or
 # in the file; --export writes the new keys alone (for the other members of a
 # load-balanced array); a stale keytab is refused before anything changes.
+# Also "add --random": new random keys from kadmind (like kadmin ktadd).
 . "$top_srcdir/tests/integration/keytab_lib.sh"
 kt_init keytab_rotate
 require_cmd kadmind kvno
@@ -61,4 +62,21 @@ kdc_addprinc smtp/mail.example.test
 kdc_ktadd "$T/two.keytab" imap/mail.example.test smtp/mail.example.test
 check_fails "rotate of a keytab with two principals needs -p" "$KT" rotate "$T/two.keytab"
 check_grep "... and says so" "holds 2 principals: name the one to rotate with -p" "$CHECK_OUT"
+
+# add --random: kadmind gives the principal new random keys (kadmin ktadd)
+kdc_addprinc pop/mail.example.test
+P=pop/mail.example.test@EXAMPLE.TEST
+printf '%s\n' "$ADMIN_PW" >"$T/admin.pw"
+check "add --random --dry-run" "$KT" add --random --dry-run -p "$P" --admin admin/admin --admin-password-file "$T/admin.pw" "$T/pop.keytab"
+check_grep "... reports the kvno change it would make" "would give $P new random keys at the KDC \(kvno 1 -> 2\)" "$CHECK_OUT"
+check_eq "... the KDC is unchanged" 1 "$(kdc_kvno "$P")"
+check_eq "... no keytab written" missing "$(kt_sum "$T/pop.keytab")"
+check "add --random -e aes256-cts" "$KT" add --random -p "$P" -e aes256-cts --admin admin/admin --admin-password-file "$T/admin.pw" "$T/pop.keytab"
+check_eq "the KDC moved to kvno 2" 2 "$(kdc_kvno "$P")"
+check_eq "the keytab holds kvno 2, aes256 only" "2 $P (aes256-cts-hmac-sha1-96)" "$(kt_entries "$T/pop.keytab")"
+check "... and verifies against the KDC" "$KT" verify --client alice --password-file "$T/alice.pw" "$T/pop.keytab"
+printf 'wrong\n' >"$T/bad-admin.pw"
+check_fails "add --random with a wrong admin password fails" "$KT" add --random -p "$P" --admin admin/admin --admin-password-file "$T/bad-admin.pw" "$T/pop.keytab"
+check_grep "... saying it cannot connect to kadmind" "cannot connect to kadmind of EXAMPLE.TEST as admin/admin" "$CHECK_OUT"
+check_eq "... the KDC is unchanged" 2 "$(kdc_kvno "$P")"
 harness_finish

@@ -72,7 +72,7 @@ login() {
 check_login() {
     local what=$1
     shift
-    if login "$@" && grep -q '^RESULT ok' "$OUT"; then
+    if login "$@" && grep -Eq '^(RESULT ok|THREADS ok=[1-9][0-9]* fail=0$)' "$OUT"; then
         harness_pass "$what ($(grep '^RESULT' "$OUT" | head -1))"
     else
         harness_failmsg "$what (expected RESULT ok, got: $(grep -E '^(RESULT|DATA)' "$OUT" | tr '\n' ' '))"

@@ -39,6 +39,8 @@ check_refused "other services still use the global keytab (missing here)" "no-su
 CONF=
 check_login "without mailsso.conf the SASL option keytab: is honoured" imap --opt "keytab=$KEYTAB"
 check_grep "self-check names where the keytab came from" 'plugin ready: config built-in defaults.*SASL option keytab' "$T/last.log"
+KRB5_KTNAME=FILE:$KEYTAB check_login "without mailsso.conf and keytab: option, the krb5 default keytab is used" imap
+check_grep "... and the log says so" 'keytab FILE:.*mail.keytab from krb5 default keytab' "$T/last.log"
 CONF=$T/absent.conf
 check_refused "an explicitly named mailsso.conf that is missing fails every login, saying so" \
     'absent.conf' imap --opt "keytab=$KEYTAB"

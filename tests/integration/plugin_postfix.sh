@@ -17,6 +17,10 @@ sed -e "s|^keytab = .*|keytab = \"$KEYTAB\";|" \
     -e 's|example.com = EXAMPLE.COM|example.test = EXAMPLE.TEST|' \
     "$SRC/conf/postfix/mailsso.conf" >"$T/pf-mailsso.conf"
 chmod 644 "$T/pf-mailsso.conf"
+# A sanitizer build of the plugin needs the ASan runtime preloaded into smtpd.
+PF_EXTRA_ENV=
+asan=$(ldd "$PLUGIN_SO" | awk '/libasan/ {print $3}')
+[ -n "$asan" ] && PF_EXTRA_ENV="LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0"
 PF_SASL_PATH=$PLUGDIR PF_MAILSSO_CONF=$T/pf-mailsso.conf postfix_start
 
 printf 'From: alice@example.test\r\nTo: bob@example.org\r\nSubject: sso\r\n\r\nhello\r\n' >"$T/msg.txt"
@@ -57,6 +61,26 @@ if [ -x /usr/lib/cyrus/bin/smtptest ]; then
     check_grep "smtptest login served by our plugin" 'mailsso: login ok: mech=GSSAPI service=smtp' "$T/pf3.log"
 else
     harness_missing smtptest "Debian package: cyrus-clients"
+fi
+
+if command -v msmtp >/dev/null 2>&1; then
+    cat >"$T/msmtprc" <<EOM
+account test
+host mail.example.test
+port $PF_PORT
+auth gssapi
+user alice
+tls off
+from alice@example.test
+logfile $T/msmtp.log
+account default : test
+EOM
+    chmod 600 "$T/msmtprc"
+    m=$(postfix_mark)
+    check "msmtp (libgsasl GSSAPI client) sends through our plugin" \
+        with_hosts msmtp -C "$T/msmtprc" bob@example.org <"$T/msg.txt"
+    postfix_log_since "$m" >"$T/pf5.log"
+    check_grep "msmtp login served by our plugin" 'mailsso: login ok: mech=GSSAPI service=smtp principal=alice@EXAMPLE.TEST' "$T/pf5.log"
 fi
 
 m=$(postfix_mark)

@@ -28,6 +28,9 @@
  *                 seconds (gettimeofday/clock_gettime/time are interposed).
  *   --count N     N logins in sequence in the same server process.
  *   --seconds S   logins in sequence for S seconds (--pause-ms between them).
+ *   --threads N   no second process: N threads in one process each run client
+ *                 (stock plugin) and server (ours) in memory, --count logins
+ *                 each (or for --seconds); prints "THREADS ok=X fail=Y".
  *
  *   Prints one line per login to stdout:
  *     RESULT ok mech=GSSAPI user=alice authid=alice ssf=256
@@ -37,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -67,7 +71,7 @@ static const char *opt_keys[MAX_OPTS];
 static const char *opt_vals[MAX_OPTS];
 static int n_opts;
 static unsigned min_ssf = 0, max_ssf = 256, client_max_ssf = 256, maxbuf = 65536;
-static int count = 1, do_data, do_replay, seconds, pause_ms;
+static int count = 1, do_data, do_replay, seconds, pause_ms, threads;
 static const char *allow_proxy;
 static const char *server_krb5_config;
 static long client_time_offset;
@@ -316,7 +320,8 @@ recv_protected(int fd, sasl_conn_t *conn, const char *expect, size_t len, size_t
                 free(data);
                 goto out;
             }
-            memcpy(got + have, o, olen);
+            if (olen > 0)
+                memcpy(got + have, o, olen);
             have += olen;
             off += n;
         }
@@ -570,6 +575,119 @@ server_replay(const char *token, size_t len)
     return (r == SASL_OK || r == SASL_CONTINUE) ? 2 : 0;
 }
 
+/* ---------------------------------------------------------------- threads */
+static void *mutex_alloc(void)
+{
+    pthread_mutex_t *m = malloc(sizeof(*m));
+    if (m != NULL)
+        pthread_mutex_init(m, NULL);
+    return m;
+}
+static int mutex_lock(void *m) { return pthread_mutex_lock(m); }
+static int mutex_unlock(void *m) { return pthread_mutex_unlock(m); }
+static void mutex_free(void *m) { pthread_mutex_destroy(m); free(m); }
+
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static int n_ok, n_fail;
+
+/* One login with client and server in this thread; 0 on success. */
+static int
+inproc_login(void)
+{
+    sasl_conn_t *cc = NULL, *sc = NULL;
+    sasl_security_properties_t sp;
+    const char *cout = NULL, *sout = NULL, *chosen = NULL;
+    unsigned coutlen = 0, soutlen = 0;
+    int cr, sr, ret = -1;
+
+    if (sasl_client_new(service, host, NULL, NULL, NULL, 0, &cc) != SASL_OK ||
+        sasl_server_new(service, server_fqdn, NULL, "127.0.0.1;25", "127.0.0.1;40000", NULL, 0,
+                        &sc) != SASL_OK)
+        goto out;
+    memset(&sp, 0, sizeof(sp));
+    sp.max_ssf = client_max_ssf;
+    sp.maxbufsize = maxbuf;
+    sasl_setprop(cc, SASL_SEC_PROPS, &sp);
+    sp.min_ssf = min_ssf;
+    sp.max_ssf = max_ssf;
+    sasl_setprop(sc, SASL_SEC_PROPS, &sp);
+    cr = sasl_client_start(cc, mech, NULL, &cout, &coutlen, &chosen);
+    if (cr != SASL_OK && cr != SASL_CONTINUE) {
+        fprintf(stderr, "client start: %s\n", sasl_errdetail(cc));
+        goto out;
+    }
+    sr = sasl_server_start(sc, chosen, cout, coutlen, &sout, &soutlen);
+    while (sr == SASL_CONTINUE) {
+        cr = sasl_client_step(cc, sout, soutlen, NULL, &cout, &coutlen);
+        if (cr != SASL_OK && cr != SASL_CONTINUE)
+            goto out;
+        sr = sasl_server_step(sc, cout, coutlen, &sout, &soutlen);
+    }
+    if (sr != SASL_OK) {
+        fprintf(stderr, "server: %s\n", sasl_errdetail(sc));
+        goto out;
+    }
+    if (do_data) {
+        const char *msg = "threaded hello", *enc, *dec;
+        unsigned enclen, declen;
+        if (sasl_encode(cc, msg, (unsigned)strlen(msg), &enc, &enclen) != SASL_OK ||
+            sasl_decode(sc, enc, enclen, &dec, &declen) != SASL_OK || declen != strlen(msg) ||
+            memcmp(dec, msg, declen) != 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    sasl_dispose(&cc);
+    sasl_dispose(&sc);
+    return ret;
+}
+
+static void *
+thread_main(void *arg)
+{
+    time_t end = time(NULL) + seconds;
+    (void)arg;
+    for (int i = 0; seconds > 0 ? time(NULL) < end : i < count; i++) {
+        int r = inproc_login();
+        pthread_mutex_lock(&count_lock);
+        if (r == 0)
+            n_ok++;
+        else
+            n_fail++;
+        pthread_mutex_unlock(&count_lock);
+    }
+    return NULL;
+}
+
+static int
+threads_main(sasl_callback_t *scbs)
+{
+    static sasl_callback_t ccbs[] = {
+        { SASL_CB_USER, CB(cb_user), NULL },
+        { SASL_CB_AUTHNAME, CB(cb_user), NULL },
+        { SASL_CB_LIST_END, NULL, NULL },
+    };
+    pthread_t *tids = calloc((size_t)threads, sizeof(pthread_t));
+
+    if (tids == NULL)
+        return 1;
+    sasl_set_mutex(mutex_alloc, mutex_lock, mutex_unlock, mutex_free);
+    if (sasl_server_init(scbs, "mailsso-test") != SASL_OK || sasl_client_init(ccbs) != SASL_OK) {
+        fprintf(stderr, "sasl init failed\n");
+        free(tids);
+        return 1;
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_create(&tids[i], NULL, thread_main, NULL);
+    for (int i = 0; i < threads; i++)
+        pthread_join(tids[i], NULL);
+    free(tids);
+    printf("THREADS ok=%d fail=%d\n", n_ok, n_fail);
+    sasl_server_done();
+    sasl_client_done();
+    return n_fail ? 2 : 0;
+}
+
 static void
 usage(void)
 {
@@ -608,6 +726,7 @@ main(int argc, char **argv)
         else if (ARG("--maxbuf")) maxbuf = (unsigned)atoi(v);
         else if (ARG("--count")) count = atoi(v);
         else if (ARG("--seconds")) seconds = atoi(v);
+        else if (ARG("--threads")) threads = atoi(v);
         else if (ARG("--pause-ms")) pause_ms = atoi(v);
         else if (ARG("--client-time-offset")) client_time_offset = atol(v);
         else if (ARG("--allow-proxy")) allow_proxy = v;
@@ -630,6 +749,14 @@ main(int argc, char **argv)
         server_fqdn = host;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
+    scbs[0] = (sasl_callback_t){ SASL_CB_GETPATH, CB(cb_getpath), (void *)plugin_dir };
+    scbs[1] = (sasl_callback_t){ SASL_CB_GETCONFPATH, CB(cb_getconfpath), confdir };
+    scbs[2] = (sasl_callback_t){ SASL_CB_GETOPT, CB(cb_getopt), NULL };
+    scbs[3] = (sasl_callback_t){ SASL_CB_LOG, CB(cb_log), NULL };
+    scbs[4] = (sasl_callback_t){ SASL_CB_PROXY_POLICY, CB(cb_proxy), NULL };
+    scbs[5] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+    if (threads > 0)
+        return threads_main(scbs);
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return 1;
     pid = fork();
@@ -644,12 +771,6 @@ main(int argc, char **argv)
     if (server_krb5_config != NULL)
         setenv("KRB5_CONFIG", server_krb5_config, 1);
 
-    scbs[0] = (sasl_callback_t){ SASL_CB_GETPATH, CB(cb_getpath), (void *)plugin_dir };
-    scbs[1] = (sasl_callback_t){ SASL_CB_GETCONFPATH, CB(cb_getconfpath), confdir };
-    scbs[2] = (sasl_callback_t){ SASL_CB_GETOPT, CB(cb_getopt), NULL };
-    scbs[3] = (sasl_callback_t){ SASL_CB_LOG, CB(cb_log), NULL };
-    scbs[4] = (sasl_callback_t){ SASL_CB_PROXY_POLICY, CB(cb_proxy), NULL };
-    scbs[5] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
     if (sasl_server_init(scbs, "mailsso-test") != SASL_OK) {
         fprintf(stderr, "server: sasl_server_init failed\n");
         return 1;
