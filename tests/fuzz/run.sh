@@ -81,7 +81,7 @@ run_one() {
             >>"$w/fuzz.log" 2>&1 || rc=$?
     fi
     local execs
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$w/fuzz.log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$w/fuzz.log" | head -1)
     if [ "$rc" = 0 ]; then
         echo "PASS: fuzz $h: ${execs:-?} inputs in ${seconds}s, no crash, leak or UB" \
              "(corpus $(ls "$w/corpus" | wc -l) new)"

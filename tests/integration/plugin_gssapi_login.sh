@@ -37,6 +37,9 @@ check_login "GSS-SPNEGO login with confidentiality and data" pop --mech GSS-SPNE
 check_grep "GSS-SPNEGO data verified" '^DATA ok ssf=256$' "$OUT"
 check_grep "GSS-SPNEGO audit line" 'mailsso: login ok: mech=GSS-SPNEGO service=pop principal=alice@EXAMPLE.TEST' "$T/last.log"
 
+check_grep "the server process's environment is unchanged after logins, layers and sasl_server_done" \
+    '^ENV unchanged$' "$OUT"
+
 check_login "a token used once logs in" imap --replay
 check_grep "the same token presented again is refused" '^REPLAY refused' "$OUT"
 check_grep "replay diagnosed as such" 'login failed: service=imap stage=accept .*Request is a replay.*cause: replay' "$T/last.log"

@@ -35,8 +35,11 @@
  *   Prints one line per login to stdout:
  *     RESULT ok mech=GSSAPI user=alice authid=alice ssf=256
  *     RESULT fail code=-13 detail=...
- *   and "DATA ok" / "DATA fail ..." for --data. Exit status: 0 if every login
- *   (and data check) succeeded, 2 if a login failed, 1 on harness errors.
+ *   and "DATA ok" / "DATA fail ..." for --data, and "ENV unchanged" (or
+ *   "ENV changed ...", exit 4) comparing the server process's environment
+ *   before sasl_server_init and after sasl_server_done. Exit status: 0 if
+ *   every login (and data check) succeeded, 2 if a login failed, 1 on harness
+ *   errors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -688,6 +691,18 @@ threads_main(sasl_callback_t *scbs)
     return n_fail ? 2 : 0;
 }
 
+/* A digest of the whole environment: the plugin must never change it. */
+extern char **environ;
+static unsigned long
+env_digest(void)
+{
+    unsigned long h = 5381;
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        for (const char *p = *e; *p; p++)
+            h = h * 33 + (unsigned char)*p;
+    return h;
+}
+
 static void
 usage(void)
 {
@@ -708,6 +723,7 @@ main(int argc, char **argv)
     sasl_callback_t scbs[6];
     char *first = NULL;
     size_t first_len = 0;
+    unsigned long env_before;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -771,6 +787,7 @@ main(int argc, char **argv)
     if (server_krb5_config != NULL)
         setenv("KRB5_CONFIG", server_krb5_config, 1);
 
+    env_before = env_digest();
     if (sasl_server_init(scbs, "mailsso-test") != SASL_OK) {
         fprintf(stderr, "server: sasl_server_init failed\n");
         return 1;
@@ -799,5 +816,10 @@ main(int argc, char **argv)
     }
     free(first);
     sasl_server_done();
+    if (env_digest() != env_before) {
+        printf("ENV changed by the server side (plugin)\n");
+        return 4;
+    }
+    printf("ENV unchanged\n");
     return worst;
 }
