@@ -16,8 +16,11 @@
 #      a background process (a daemon under harness_spawn, a child of a test)
 #      counts too: each report file is one failure, printed at the end.
 #      Tests that make a foreign program load one of our instrumented modules
-#      (the SASL plugin in postfix, say) must LD_PRELOAD
-#      $MAILSSO_SANITIZER_PRELOAD (exported here: the ASan runtime) into it.
+#      (the SASL plugin in Cyrus or postfix, say) must start it with
+#      `env $MAILSSO_SANITIZER_DAEMON_ENV PROGRAM...` (exported here: preloads
+#      the ASan runtime, $MAILSSO_SANITIZER_PRELOAD, without leak checks for
+#      that foreign program); otherwise it dies with "ASan runtime does not
+#      come first in initial library list".
 #      MAILSSO_SANITIZERS=1 is exported too (valgrind cannot run ASan binaries).
 #   2. valgrind: runs every unit-test program and fuzz-corpus replay of the
 #      plain build ($BUILD_DIR, default ./build; built by scripts/build.sh when
@@ -27,12 +30,15 @@
 #   program, per sanitizer report file); exit 0 iff none failed.
 #
 # ENVIRONMENT
-#   ASAN_BUILD_DIR, BUILD_DIR, JOBS (default 2), CI, KEEP (passed to the tests).
+#   ASAN_BUILD_DIR, BUILD_DIR, JOBS (default 2), CI, KEEP (passed to the tests),
+#   SANITIZE_TIMEOUT (default 900: seconds allowed per test directory; a hung
+#   test counts as a failure instead of hanging check.sh).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-$top/build-asan}
 BUILD_DIR=${BUILD_DIR:-$top/build}
 JOBS=${JOBS:-2}
+SANITIZE_TIMEOUT=${SANITIZE_TIMEOUT:-900}
 do_integration=1 do_valgrind=1 do_asan=1
 for a in "$@"; do
     case $a in
@@ -47,17 +53,17 @@ done
 passed=0 failed=0 skipped=0
 say() { echo "sanitize-check: $*"; }
 
-# Sum automake's test-suite.log headers under $1 (like check.sh does).
+# Count automake's per-test results (.trs files) under $1; works also when
+# make was stopped by the timeout before writing test-suite.log.
 count_suite() {
-    local log kind n
-    for log in $(find "$1" -name test-suite.log); do
-        for kind in PASS XFAIL; do
-            n=$(sed -n "s/^# $kind: *\([0-9]*\)$/\1/p" "$log" | head -1); passed=$((passed + ${n:-0}))
-        done
-        for kind in FAIL XPASS ERROR; do
-            n=$(sed -n "s/^# $kind: *\([0-9]*\)$/\1/p" "$log" | head -1); failed=$((failed + ${n:-0}))
-        done
-        n=$(sed -n "s/^# SKIP: *\([0-9]*\)$/\1/p" "$log" | head -1); skipped=$((skipped + ${n:-0}))
+    local trs res
+    for trs in $(find "$1" -name '*.trs'); do
+        res=$(sed -n 's/^:test-result: *//p' "$trs" | head -1)
+        case $res in
+        PASS|XFAIL) passed=$((passed + 1)) ;;
+        SKIP) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+        esac
     done
 }
 
@@ -90,12 +96,17 @@ if [ "$do_asan" = 1 ]; then
     rm -rf "$reports"
     mkdir -p "$reports"
     chmod 1777 "$reports"   # tests may run programs as another user
-    # log_path: one file per reporting process (report.PID); exitcode 23 is ASan's.
+    # log_path: one file per reporting process (asan.PROGRAM.PID).
     export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:fast_unwind_on_malloc=0:malloc_context_size=30:log_exe_name=1:log_path=$reports/asan"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
     export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp:print_suppressions=0"
     MAILSSO_SANITIZER_PRELOAD=$(gcc -print-file-name=libasan.so)
-    export MAILSSO_SANITIZER_PRELOAD
+    # For a foreign daemon that loads one of our modules (Cyrus master, postfix
+    # smtpd + the SASL plugin): `env $MAILSSO_SANITIZER_DAEMON_ENV daemon ...`.
+    # Its own leaks are not ours (detect_leaks=0); memory errors in our module
+    # still abort it and leave a report file here.
+    MAILSSO_SANITIZER_DAEMON_ENV="LD_PRELOAD=$MAILSSO_SANITIZER_PRELOAD ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}"
+    export MAILSSO_SANITIZER_PRELOAD MAILSSO_SANITIZER_DAEMON_ENV
     # Tests that run their own valgrind check must skip it in this tree.
     export MAILSSO_SANITIZERS=1
     # make check per directory: unit tests, fuzz replays, then integration.
@@ -103,12 +114,21 @@ if [ "$do_asan" = 1 ]; then
     dirs="unit fuzz"
     [ "$do_integration" = 1 ] && dirs="$dirs integration"
     for d in $dirs; do
-        rm -f "tests/$d/test-suite.log"
-        make -j"$JOBS" -C "tests/$d" check >"check-$d.log" 2>&1
+        rm -f "tests/$d/test-suite.log" "tests/$d"/*.trs
+        # A hung test must not hang check.sh: bound each directory (timeout
+        # kills the whole process group: make, the tests and their daemons).
+        timeout -k 20 "$SANITIZE_TIMEOUT" make -j"$JOBS" -C "tests/$d" check >"check-$d.log" 2>&1
         rc=$?
+        if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+            say "make check in tests/$d did not finish in $SANITIZE_TIMEOUT s: counted as 1 failure"
+            failed=$((failed + 1))
+            for t in "tests/$d"/*.log; do
+                [ -f "${t%.log}.trs" ] || [ "$t" = "tests/$d/test-suite.log" ] || echo "    unfinished: $t"
+            done
+        fi
         before=$failed
         count_suite "$ASAN_BUILD_DIR/tests/$d"
-        if [ "$rc" != 0 ] && [ "$failed" = "$before" ]; then
+        if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ "$failed" = "$before" ]; then
             # make failed before any test failed: a build error in the tests.
             failed=$((failed + 1))
             say "make check in tests/$d failed without a failing test (log: $ASAN_BUILD_DIR/check-$d.log)"
@@ -121,6 +141,16 @@ if [ "$do_asan" = 1 ]; then
         fi
     done
     nrep=0
+    # A report printed to a test's own output (a process that reset its
+    # environment) in a test that still passed counts as one failure too.
+    for log in $(find "$ASAN_BUILD_DIR/tests" -name '*.log' ! -name test-suite.log); do
+        if grep -q '^:test-result: \(PASS\|SKIP\|XFAIL\)' "${log%.log}.trs" 2>/dev/null &&
+            grep -qE 'runtime error: |ERROR: (AddressSanitizer|LeakSanitizer)' "$log"; then
+            nrep=$((nrep + 1))
+            echo "===== sanitizer report inside the passing test $log"
+            grep -E -A12 'runtime error: |ERROR: (AddressSanitizer|LeakSanitizer)' "$log" | head -n 30
+        fi
+    done
     for r in "$reports"/*; do
         [ -f "$r" ] || continue
         # A LeakSanitizer run that found only suppressed leaks leaves no file;

@@ -194,6 +194,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b = a + strlen(a) < end ? a + strlen(a) + 1 : end;
     authz = b + strlen(b) < end ? b + strlen(b) + 1 : end;
 
+    {
+        char lr[300];
+        if (mailsso_identity_realm_of(a, lr, sizeof(lr)) == 0) {
+            FUZZ_ASSERT(canon(a, ca, sizeof(ca), ra, sizeof(ra), 0) == 0 && strcmp(lr, ra) == 0,
+                        "realm_of('%s') = '%s', display-form rules say '%s'", a, lr, ra);
+            FUZZ_ASSERT(mailsso_identity_realm_allowed(rl, lr) == realm_listed(r, lr),
+                        "realm_allowed('%s') disagrees with the rule set's list", lr);
+        }
+    }
     mba = map_checked(r, rl, a);
     mbb = map_checked(r, rl, b);
     if (mba != NULL && mbb != NULL && strcmp(mba, mbb) == 0 &&

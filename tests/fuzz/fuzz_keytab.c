@@ -8,7 +8,9 @@
  * (same version, entries, principals, components, realm, name type,
  * timestamp, kvno, enctype, key bytes), and serialize(kt2) == y byte for byte.
  * Also: every entry matches a filter naming its own principal, kvno and
- * enctype; diff(kt1, kt2) is empty; max_kvno(principal) >= the entry's kvno.
+ * enctype; diff(kt1, kt2) is empty; max_kvno(principal) >= the entry's kvno;
+ * merging kt2 into kt1 adds nothing; removing a principal leaves no entry
+ * matching it.
  */
 #include <mailsso/error.h>
 #include <mailsso/keytab.h>
@@ -87,6 +89,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(diff->n_only_a == 0 && diff->n_only_b == 0 && diff->n_changed == 0,
                 "a keytab differs from its own round trip (%zu/%zu/%zu)", diff->n_only_a,
                 diff->n_only_b, diff->n_changed);
+
+    /* Merging a keytab's own round trip into it adds nothing. */
+    {
+        size_t added = 99, dupes = 0;
+        rc = mailsso_keytab_merge(kt1, kt2, MAILSSO_MERGE_KEEP_FIRST, &added, &dupes, &err);
+        FUZZ_ASSERT(rc == 0 && added == 0, "merging a keytab with its round trip: rc %d, added %zu",
+                    rc, added);
+    }
+    /* Removing the first entry's principal leaves no entry matching it. */
+    if (kt2->n_entries > 0) {
+        char *p = strdup(kt2->entries[0].principal);
+        mailsso_keytab_filter f = { p, 0, 0 };
+        size_t removed = 0;
+
+        FUZZ_ASSERT(p != NULL, "out of memory");
+        rc = mailsso_keytab_remove(kt2, &f, &removed);
+        FUZZ_ASSERT(rc == 0 && removed >= 1, "remove '%s': rc %d, removed %zu", p, rc, removed);
+        for (size_t i = 0; i < kt2->n_entries; i++)
+            FUZZ_ASSERT(!mailsso_keytab_entry_matches(&kt2->entries[i], &f),
+                        "entry %zu still matches removed principal '%s'", i, p);
+        free(p);
+    }
 
     mailsso_keytab_diff_free(diff);
     mailsso_zfree(y, ylen);

@@ -41,6 +41,12 @@
 #         --opt 'KEY: VALUE' extra imapd.conf line (repeatable). Options for
 #                            libsasl2 and its plugins are "sasl_<option>",
 #                            e.g. --opt "sasl_mailsso_config: $T/mailsso.conf".
+#         --name N           a second (third...) instance in the same test:
+#                            harness name cyrus-N, dir $T/cyrus-N, log
+#                            $T/logs/cyrus-N-syslog.log. The CYRUS_* variables
+#                            describe the instance started last; save them
+#                            (CYRUS_IMAP_PORT, CYRUS_LOG, ...) and set them
+#                            back before using the helpers below on another.
 #       The syslog(3) lines of master, imapd, pop3d, libsasl2 and the plugin
 #       go to $CYRUS_LOG ($T/logs/cyrus-syslog.log) through the LD_PRELOAD
 #       shim tests/harness/syslog2file.c (built by tests/integration/e2e.am
@@ -49,7 +55,8 @@
 #       User logged in SESSIONID=<...>"; failures are "badlogin: ...".
 #
 #   cyrus_stop
-#       Stops master (SIGTERM by its saved PID; master stops its children).
+#       Stops master of $CYRUS_NAME (SIGTERM by its saved PID; master stops
+#       its children).
 #
 #   cyrus_plugin_dir stock|ours|/path/to/plugin.so
 #       Creates $T/sasl-NAME holding a copy of only that SASL plugin
@@ -75,7 +82,7 @@
 #       status 0 iff "Authenticated." and "+OK" to STAT.
 #
 # FILES
-#   $CYRUS_DIR/imapd.conf, cyrus.conf; $CYRUS_LOG; $T/logs/cyrus.log (master's
+#   $CYRUS_DIR/imapd.conf, cyrus.conf; $CYRUS_LOG; $T/logs/$CYRUS_NAME.log (master's
 #   stdout/stderr)
 
 CYRUS_BIN=${CYRUS_BIN:-/usr/lib/cyrus/bin}
@@ -124,6 +131,7 @@ cyrus_plugin_dir() {
 
 cyrus_start() {
     local plugin_dir="" keytab="" servername=mail.example.test mechs=GSSAPI opts=() shim C
+    local name=cyrus
     [ -n "$T" ] || harness_fatal "cyrus_start before harness_init"
     while [ $# -gt 0 ]; do
         case $1 in
@@ -132,6 +140,7 @@ cyrus_start() {
             --servername) servername=${2:?--servername NAME}; shift 2 ;;
             --mech-list) mechs=$2; shift 2 ;;
             --opt) opts+=("${2:?--opt 'KEY: VALUE'}"); shift 2 ;;
+            --name) name=cyrus-${2:?--name NAME}; shift 2 ;;
             *) harness_fatal "cyrus_start: unknown option $1" ;;
         esac
     done
@@ -140,17 +149,18 @@ cyrus_start() {
     require_file "$CYRUS_BIN/pop3d" cyrus-pop3d
     id cyrus >/dev/null 2>&1 || harness_missing "user cyrus" "created by the Debian package cyrus-common"
     [ "$(id -u)" = 0 ] || harness_missing "root" "Cyrus master must start as root to run imapd as user cyrus"
-    harness_alive cyrus && harness_fatal "cyrus_start: Cyrus already runs in this test"
+    harness_alive "$name" && harness_fatal "cyrus_start: Cyrus '$name' already runs in this test"
     shim=$(cyrus_shim) || exit 99
     [ -z "$plugin_dir" ] || [ -d "$plugin_dir" ] || harness_fatal "cyrus_start: no plugin dir $plugin_dir"
     [ -z "$keytab" ] || [ -f "$keytab" ] || harness_fatal "cyrus_start: no keytab $keytab"
 
-    CYRUS_DIR=$T/cyrus
+    CYRUS_NAME=$name
+    CYRUS_DIR=$T/$name
     CYRUS_CONF=$CYRUS_DIR/imapd.conf
-    CYRUS_LOG=$T/logs/cyrus-syslog.log
+    CYRUS_LOG=$T/logs/$name-syslog.log
     C=$CYRUS_DIR
     harness_pick_ports CYRUS_IMAP_PORT CYRUS_POP3_PORT
-    export CYRUS_DIR CYRUS_CONF CYRUS_LOG
+    export CYRUS_NAME CYRUS_DIR CYRUS_CONF CYRUS_LOG
     mkdir -p "$C/lib/db" "$C/spool"
     : >"$CYRUS_LOG"
     chmod 666 "$CYRUS_LOG"
@@ -168,7 +178,7 @@ cyrus_start() {
             "autocreate_quota: 0" \
             "popminpoll: 0" \
             "sasl_log_level: 7" \
-            "syslog_prefix: cyrus-$HARNESS_NAME"
+            "syslog_prefix: $name-$HARNESS_NAME"
         [ -z "$mechs" ] || printf 'sasl_mech_list: %s\n' "$mechs"
         [ -z "$keytab" ] || printf 'sasl_keytab: %s\n' "$keytab"
         [ ${#opts[@]} = 0 ] || printf '%s\n' "${opts[@]}"
@@ -194,23 +204,33 @@ EOF
     # Cyrus master passes its environment on to imapd/pop3d (Postfix does not).
     # KRB5_KTNAME stays the harness's non-existent file: the keytab comes from
     # imapd.conf only.
-    local envs=(LD_PRELOAD="$shim" SYSLOG2FILE="$CYRUS_LOG" KRB5_CONFIG="$KRB5_CONFIG"
+    # A plugin built with --enable-sanitizers needs ASan's runtime loaded first
+    # (and Cyrus's own leaks are not ours to report).
+    local asan="" so
+    if [ -n "$plugin_dir" ]; then
+        for so in "$plugin_dir"/*.so; do
+            asan=$(ldd "$so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+            [ -z "$asan" ] || break
+        done
+    fi
+    local envs=(LD_PRELOAD="${asan:+$asan:}$shim" SYSLOG2FILE="$CYRUS_LOG" KRB5_CONFIG="$KRB5_CONFIG"
         KRB5RCACHEDIR="$KRB5RCACHEDIR" KRB5_KTNAME="$KRB5_KTNAME")
+    [ -z "$asan" ] || envs+=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
     [ -z "$plugin_dir" ] || envs+=(SASL_PATH="$plugin_dir")
     # setsid: on SIGTERM Cyrus master signals its whole process group
     # (kill(0, SIGTERM)); in the test's group that would hit the test, make and
     # every other test running in parallel. (setsid execs in place here: the
     # background child is no group leader, so the saved PID stays master's.)
-    harness_spawn cyrus setsid env "${envs[@]}" "$CYRUS_BIN/master" -C "$CYRUS_CONF" \
+    harness_spawn "$name" setsid env "${envs[@]}" "$CYRUS_BIN/master" -C "$CYRUS_CONF" \
         -M "$C/cyrus.conf" -p "$C/master.pid"
     if ! wait_port "$CYRUS_IMAP_PORT" 20 || ! wait_port "$CYRUS_POP3_PORT" 5; then
-        harness_fatal "Cyrus master did not listen on $CYRUS_IMAP_PORT/$CYRUS_POP3_PORT (see $T/logs/cyrus.log, $CYRUS_LOG): $(tail -n 5 "$T/logs/cyrus.log" "$CYRUS_LOG" 2>/dev/null)"
+        harness_fatal "Cyrus master did not listen on $CYRUS_IMAP_PORT/$CYRUS_POP3_PORT (see $T/logs/$name.log, $CYRUS_LOG): $(tail -n 5 "$T/logs/$name.log" "$CYRUS_LOG" 2>/dev/null)"
     fi
-    harness_alive cyrus || harness_fatal "Cyrus master exited at start-up: $(tail -n 5 "$T/logs/cyrus.log" "$CYRUS_LOG")"
+    harness_alive "$name" || harness_fatal "Cyrus master exited at start-up: $(tail -n 5 "$T/logs/$name.log" "$CYRUS_LOG")"
 }
 
 cyrus_stop() {
-    harness_stop cyrus
+    harness_stop "${CYRUS_NAME:-cyrus}"
 }
 
 cyrus_log_mark() {

@@ -73,6 +73,33 @@ check_fails "stock: curl IMAP with authzid alice@EXAMPLE.TEST is refused" \
 cyrus_log_since "$m" >"$T/tb.log"
 check_grep "stock: the refusal is Cyrus's 'badlogin' for the proxy attempt" 'badlogin: .*GSSAPI' "$T/tb.log"
 
+# ---- the admin guide's "Permission denied" row, for real: a keytab user cyrus
+# cannot read breaks every login with the stock plugin's generic message
+chmod 0600 "$KEYTAB"
+m=$(cyrus_log_mark)
+check_fails "stock: keytab mode 0600 root (unreadable for cyrus): the IMAP login fails" \
+    "${CURL[@]}" -X 'GETACL INBOX' "$IMAP_URL"
+cyrus_log_since "$m" >"$T/perm.log"
+check_grep "... and the stock plugin says only 'GSSAPI Error: ... (Permission denied)'" \
+    'GSSAPI Error: .*\(Permission denied\)' "$T/perm.log"
+chmod 0644 "$KEYTAB"
+check "stock: keytab readable again: logins work" "${CURL[@]}" -X 'GETACL INBOX' "$IMAP_URL"
+
+# ---- the stock plugin behind a load balancer: a member whose servername is
+# mx1.example.test accepts only imap/mx1.example.test, so the ticket for the
+# shared name mail.example.test is refused even though the keytab holds its key
+SAVED_PORT=$CYRUS_IMAP_PORT SAVED_LOG=$CYRUS_LOG
+cyrus_start --name mx1 --servername mx1.example.test --plugin-dir "$PLUGDIR" --keytab "$KEYTAB"
+m=$(cyrus_log_mark)
+check_fails "stock, servername mx1: a ticket for the shared name mail.example.test is refused" \
+    "${CURL[@]}" --resolve "mail.example.test:$CYRUS_IMAP_PORT:127.0.0.1" -X 'GETACL INBOX' \
+    "imap://mail.example.test:$CYRUS_IMAP_PORT/"
+cyrus_log_since "$m" >"$T/mx1.log"
+check_grep "... with the stock plugin's message for a name the keytab lacks" \
+    'GSSAPI Error: .*(No key table entry found|No principal in keytab matches desired name)' "$T/mx1.log"
+cyrus_stop
+CYRUS_IMAP_PORT=$SAVED_PORT CYRUS_LOG=$SAVED_LOG CYRUS_NAME=cyrus
+
 # ---- negative: without a ticket nobody gets in
 m=$(cyrus_log_mark)
 check_fails "curl IMAP without a Kerberos ticket is refused" \

@@ -96,6 +96,18 @@ for z in alice "alice@$REALM" alice@example.test bob; do
     esac
 done
 
+# ---- the admin guide's "Permission denied" row, for real: a keytab the
+# dovecot user cannot read breaks every login; fixing the mode fixes it (no restart)
+chmod 0600 "$DKT"
+m=$(dovecot_log_mark)
+check_fails "keytab mode 0600 (unreadable for user dovecot): the login fails" \
+    "${CURL[@]}" --interface 127.0.0.41 -X NAMESPACE "$URL"
+dovecot_log_since "$m" >"$T/perm.log"
+check_grep "... and Dovecot logs 'Permission denied'" 'gssapi.*Permission denied' "$T/perm.log"
+chmod 0640 "$DKT"
+check "keytab back to 0640: logins work again without a restart" \
+    "${CURL[@]}" --interface 127.0.0.42 -X NAMESPACE "$URL"
+
 m=$(dovecot_log_mark)
 check_fails "no Kerberos ticket: Dovecot refuses the login" \
     env KRB5CCNAME="FILE:$T/empty.ccache" "${CURL[@]}" --interface 127.0.0.40 -X NAMESPACE "$URL"

@@ -36,16 +36,22 @@ kt_preload() {
     local libs=$1 asan
     shift
     asan=$(ldd "$KT" 2>/dev/null | awk '/libasan/ {print $3; exit}')
-    LD_PRELOAD="${asan:+$asan }$libs" "$@"
+    LD_PRELOAD="${asan:+$asan:}$libs" "$@"
 }
-# kt_faketime OFFSET CMD...: CMD with a clock OFFSET seconds off ("+100", "-600")
+# kt_faketime OFFSET: sets the array FT to a command prefix that runs a
+# program with its clock OFFSET seconds off ("+100", "-600") through
+# libfaketime, keeping an LD_PRELOAD already set (with_hosts' nss_wrapper) and
+# ASan's runtime first; only that program gets it, never helpers such as id
+# or mount. Usage: kt_faketime +100; with_hosts "${FT[@]}" "$KT" doctor ...
 kt_faketime() {
-    local off=$1 lib
-    shift
+    local lib asan
     for lib in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 \
                /usr/local/lib/faketime/libfaketime.so.1; do
         [ -e "$lib" ] && break
     done
     [ -e "$lib" ] || harness_fatal "libfaketime.so.1 not found (Debian package faketime)"
-    FAKETIME=$off DONT_FAKE_MONOTONIC=1 kt_preload "$lib" "$@"
+    asan=$(ldd "$KT" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    FT=(sh -c 'l=$1 f=$2; shift 2; LD_PRELOAD="$l${LD_PRELOAD:+:$LD_PRELOAD}" FAKETIME="$f" DONT_FAKE_MONOTONIC=1 exec "$@"'
+        sh "${asan:+$asan:}$lib" "$1")
 }

@@ -3,7 +3,8 @@
 # ktpass merge flow (rkt x3, wkt, q), list/l [-e], addent -password / -key
 # (secret on the next input line, as ktutil reads it in batch mode), delent,
 # clear, wkt appending to an existing keytab -- each giving the same keytab
-# (entries and keys, klist -kKe) and the same list as MIT ktutil; errors are
+# (entries and keys, klist -kKe) and the same list as MIT ktutil; addent -f
+# takes the salt from the KDC; errors are
 # reported and make the exit status 1.
 . "$top_srcdir/tests/integration/keytab_lib.sh"
 kt_init keytab_shell
@@ -70,6 +71,14 @@ q
 "
 check_eq "delent / clear / a second wkt (appends) match ktutil" "$(kt_keys "$T/del-ktutil.keytab")" "$(kt_keys "$T/del-ours.keytab")"
 check_eq "... imap (2 entries) + pop (2 entries)" 4 "$(kt_keys "$T/del-ours.keytab" | wc -l)"
+
+# 3b. addent -f: enctype and salt from the KDC (a principal with a random salt)
+kdc_addprinc HTTP/mail.example.test -pw Http-Pw-1 -e aes256-cts:special
+printf '%s\n' "$ALICE_PW" >"$T/alice.pw"
+printf 'addent -password -p HTTP/mail.example.test@EXAMPLE.TEST -k 1 -f\nHttp-Pw-1\nwkt %s\nq\n' \
+    "$T/f.keytab" >"$T/f.in"
+check "addent -password -f (salt and enctype from the KDC)" sh -c '"$1" shell <"$2"' sh "$KT" "$T/f.in"
+check "... the key decrypts real tickets (verify)" "$KT" verify --client alice --password-file "$T/alice.pw" "$T/f.keytab"
 
 # 4. errors
 printf 'rkt %s\nfrobnicate\nrkt %s\nwkt %s\nq\n' "$T/missing.keytab" "$T/smtp.keytab" "$T/e.keytab" >"$T/err.in"
