@@ -712,10 +712,16 @@ mailsso_diag_file(int errnum, const char *path, mailsso_diag *out)
                      "permission denied: %s (mode %04o, owner %s, group %s) is not accessible "
                      "to the current uid %s, gid %s",
                      path, (unsigned)(st.st_mode & 07777), own, grp, me, mygrp);
-            put(out->fix, sizeof(out->fix),
-                     "let the service read it without opening it to everyone: chgrp GROUP %s && "
-                     "chmod 0640 %s, with the service user (uid %s) in GROUP; or run the "
-                     "service as the file's owner", path, path, me);
+            if (S_ISDIR(st.st_mode))
+                put(out->fix, sizeof(out->fix),
+                         "the directory must be writable to replace files in it atomically: run "
+                         "as its owner, or chgrp GROUP %s && chmod g+w %s with uid %s in GROUP, "
+                         "or write the keytab elsewhere", path, path, me);
+            else
+                put(out->fix, sizeof(out->fix),
+                         "let the service read it without opening it to everyone: chgrp GROUP %s "
+                         "&& chmod 0640 %s, with the service user (uid %s) in GROUP; or run the "
+                         "service as the file's owner", path, path, me);
         } else {
             put(out->cause, sizeof(out->cause),
                      "permission denied on %s for the current uid %s, gid %s", path, me, mygrp);

@@ -1093,8 +1093,26 @@ take_lock(const char *lockpath, int timeout_ms, int *fd_out, mailsso_error *err)
     int fd;
 
     fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-    if (fd < 0 && errno == EACCES)
+    if (fd < 0 && errno == EACCES) {
         fd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT) {
+            /* The lock file does not exist and cannot be created: the
+             * directory is what is not writable, so name the directory. */
+            char dir[PATH_MAX];
+            char *slash;
+
+            mailsso_strlcpy(dir, lockpath, sizeof(dir));
+            slash = strrchr(dir, '/');
+            if (slash == NULL)
+                mailsso_strlcpy(dir, ".", sizeof(dir));
+            else if (slash == dir)
+                dir[1] = '\0';
+            else
+                *slash = '\0';
+            return file_error(MAILSSO_E_IO, EACCES, "cannot create the lock file in directory",
+                              dir, err);
+        }
+    }
     if (fd < 0)
         return file_error(MAILSSO_E_IO, errno, "cannot open lock file", lockpath, err);
     clock_gettime(CLOCK_MONOTONIC, &start);

@@ -978,6 +978,53 @@ dry_run_writes_nothing(void **state)
     free(dir);
 }
 
+/* Writing into a directory we cannot write names the directory and the
+ * permission problem, not a missing lock file. Runs as uid 65534 when root. */
+static void
+unwritable_directory_is_named_as_the_problem(void **state)
+{
+    char *dir = make_tmpdir(), path[4096], msg[sizeof(((mailsso_error *)0)->message)];
+    int p[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(chmod(dir, 0555), 0);
+    snprintf(path, sizeof(path), "%s/mail.keytab", dir);
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        mailsso_keytab *kt = sample();
+        mailsso_keytab_write_options o = MAILSSO_KEYTAB_WRITE_OPTIONS_INIT;
+        mailsso_error err = MAILSSO_ERROR_INIT;
+        int rc;
+
+        close(p[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(2);
+        rc = mailsso_keytab_write(path, kt, &o, &err);
+        if (write(p[1], err.message, strlen(err.message) + 1) < 0)
+            _exit(3);
+        _exit(rc == MAILSSO_E_IO ? 0 : 4);
+    }
+    close(p[1]);
+    n = read(p[0], msg, sizeof(msg) - 1);
+    close(p[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("expected MAILSSO_E_IO from the child, got status %d: %s", status, msg);
+    if (strstr(msg, "directory") == NULL || strstr(msg, dir) == NULL ||
+        strstr(msg, "No such file") != NULL)
+        fail_msg("expected the unwritable directory %s to be named, got '%s'", dir, msg);
+    assert_int_equal(count_files(dir, "mail"), 0);
+    chmod(dir, 0700);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* An interrupted keytab write leaves the old file intact. */
 static void
 interrupted_write_leaves_old_or_new_file_never_a_mixture(void **state)
@@ -1083,6 +1130,7 @@ main(void)
         cmocka_unit_test(write_through_symlink_replaces_the_target),
         cmocka_unit_test(lock_contention_gives_busy),
         cmocka_unit_test(dry_run_writes_nothing),
+        cmocka_unit_test(unwritable_directory_is_named_as_the_problem),
         cmocka_unit_test(interrupted_write_leaves_old_or_new_file_never_a_mixture),
     };
 
