@@ -51,12 +51,13 @@
 #       go to $CYRUS_LOG ($T/logs/cyrus-syslog.log) through the LD_PRELOAD
 #       shim tests/harness/syslog2file.c (built by tests/integration/e2e.am
 #       as libsyslog2file.la; make check builds it). Cyrus's own lines look
-#       like "... imap[PID] <6> login: localhost [127.0.0.1] alice GSSAPI
+#       like "... imap[PID] <5> login: localhost [127.0.0.1] alice GSSAPI
 #       User logged in SESSIONID=<...>"; failures are "badlogin: ...".
 #
 #   cyrus_stop
 #       Stops master of $CYRUS_NAME (SIGTERM by its saved PID; master stops
-#       its children).
+#       its children), then kills by PID any imapd/pop3d of that instance that
+#       outlived it. The cleanup trap does the same for every instance.
 #
 #   cyrus_plugin_dir stock|ours|/path/to/plugin.so
 #       Creates $T/sasl-NAME holding a copy of only that SASL plugin
@@ -221,6 +222,7 @@ EOF
     # (kill(0, SIGTERM)); in the test's group that would hit the test, make and
     # every other test running in parallel. (setsid execs in place here: the
     # background child is no group leader, so the saved PID stays master's.)
+    harness_atexit "cyrus_stop_instance '$name' '$C'"
     harness_spawn "$name" setsid env "${envs[@]}" "$CYRUS_BIN/master" -C "$CYRUS_CONF" \
         -M "$C/cyrus.conf" -p "$C/master.pid"
     if ! wait_port "$CYRUS_IMAP_PORT" 20 || ! wait_port "$CYRUS_POP3_PORT" 5; then
@@ -230,7 +232,23 @@ EOF
 }
 
 cyrus_stop() {
-    harness_stop "${CYRUS_NAME:-cyrus}"
+    cyrus_stop_instance "${CYRUS_NAME:-cyrus}" "${CYRUS_DIR:-$T/cyrus}"
+}
+
+# cyrus_stop_instance NAME DIR: stop master NAME; then, by PID, any imapd/pop3d
+# of this instance that outlived it (master runs in its own process group, and
+# every child's command line names DIR/imapd.conf), so no orphan survives.
+cyrus_stop_instance() {
+    local name=$1 dir=$2 pgid p
+    pgid=$(harness_pid "$name") || return 0
+    [ -n "$pgid" ] || return 0
+    harness_stop "$name"
+    command -v pgrep >/dev/null 2>&1 || return 0
+    for p in $(pgrep -g "$pgid" 2>/dev/null); do
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$dir/imapd.conf" &&
+            kill -KILL "$p" 2>/dev/null
+    done
+    return 0
 }
 
 cyrus_log_mark() {
