@@ -244,6 +244,42 @@ ktool_fmt(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Replaces every "from" in buf (NUL-terminated, capacity size) by "to";
+ * text that would not fit is cut at the end. */
+static void
+replace_all(char *buf, size_t size, const char *from, const char *to)
+{
+    char out[4096];
+    size_t fl = strlen(from), ol = 0;
+    const char *p = buf, *hit;
+
+    if (fl == 0 || strstr(buf, from) == NULL)
+        return;
+    while ((hit = strstr(p, from)) != NULL && ol < sizeof(out)) {
+        ol += (size_t)snprintf(out + ol, sizeof(out) - ol, "%.*s%s", (int)(hit - p), p, to);
+        p = hit + fl;
+    }
+    if (ol < sizeof(out))
+        snprintf(out + ol, sizeof(out) - ol, "%s", p);
+    mailsso_strlcpy(buf, out, size);
+}
+
+void
+ktool_name_principal(char *text, size_t size, const char *principal, const char *keytab)
+{
+    char ktadd[PATH_MAX + 16];
+
+    if (keytab != NULL) {
+        ktool_fmt(ktadd, sizeof(ktadd), "ktadd -k %s ", keytab);
+        replace_all(text, size, "ktadd -k FILE ", ktadd);
+        replace_all(text, size, "ktadd -k KEYTAB ", ktadd);
+    }
+    if (principal != NULL) {
+        replace_all(text, size, "SERVICE/HOST@REALM", principal);
+        replace_all(text, size, "SERVICE/HOST", principal);
+    }
+}
+
 void
 ktool_json_str(FILE *out, const char *s)
 {

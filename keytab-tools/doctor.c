@@ -103,15 +103,26 @@ help(void)
            "  -j, --json             JSON output\n", KTOOL_PROG);
 }
 
+/* The daemon's account, copied out of getpwnam()'s static buffer: every
+ * later getpwuid()/getgrgid() call overwrites that buffer (a group name kept
+ * from one getgrgid() call and printed after another once showed the
+ * daemon's group instead of the file's). */
+typedef struct account {
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+    char group[256];      /* name of the primary group ("" if it has none) */
+} account;
+
 static int
-user_in_group(const struct passwd *pw, gid_t gid)
+user_in_group(const account *a, gid_t gid)
 {
     gid_t groups[256];
     int n = (int)MAILSSO_ARRAY_LEN(groups), i;
 
-    if (pw->pw_gid == gid)
+    if (a->gid == gid)
         return 1;
-    if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+    if (getgrouplist(a->name, a->gid, groups, &n) < 0)
         return 0;
     for (i = 0; i < n; i++)
         if (groups[i] == gid)
@@ -121,24 +132,47 @@ user_in_group(const struct passwd *pw, gid_t gid)
 
 /* bit: 4 read, 1 search. */
 static int
-user_may(const struct passwd *pw, const struct stat *st, int bit)
+user_may(const account *a, const struct stat *st, int bit)
 {
-    if (pw->pw_uid == 0)
+    if (a->uid == 0)
         return bit == 4 ? 1 : (st->st_mode & 0111) != 0;
-    if (pw->pw_uid == st->st_uid)
+    if (a->uid == st->st_uid)
         return (st->st_mode & (mode_t)(bit << 6)) != 0;
-    if (user_in_group(pw, st->st_gid))
+    if (user_in_group(a, st->st_gid))
         return (st->st_mode & (mode_t)(bit << 3)) != 0;
     return (st->st_mode & (mode_t)bit) != 0;
+}
+
+/* "owner:group" of a file as names (numbers when a name is unknown), as
+ * `stat -c %U:%G` prints them. Each name is copied before the next lookup. */
+static const char *
+owner_group(const struct stat *st, char *buf, size_t size)
+{
+    char user[256], group[256];
+    struct passwd *pw = getpwuid(st->st_uid);
+    struct group *gr;
+
+    if (pw != NULL)
+        mailsso_strlcpy(user, pw->pw_name, sizeof(user));
+    else
+        snprintf(user, sizeof(user), "%u", (unsigned)st->st_uid);
+    gr = getgrgid(st->st_gid);
+    if (gr != NULL)
+        mailsso_strlcpy(group, gr->gr_name, sizeof(group));
+    else
+        snprintf(group, sizeof(group), "%u", (unsigned)st->st_gid);
+    ktool_fmt(buf, size, "%s:%s", user, group);
+    return buf;
 }
 
 static void
 check_access(doctor *d, const char *path, const char *user)
 {
     struct passwd *pw = getpwnam(user);
-    struct stat st;
-    char dir[PATH_MAX], fix[1024];
     struct group *gr;
+    struct stat st;
+    account a;
+    char dir[PATH_MAX], fix[1024], og[600];
     char *slash;
 
     if (pw == NULL) {
@@ -147,6 +181,14 @@ check_access(doctor *d, const char *path, const char *user)
                "user '%s' does not exist on this host", user);
         return;
     }
+    memset(&a, 0, sizeof(a));
+    mailsso_strlcpy(a.name, pw->pw_name, sizeof(a.name));
+    a.uid = pw->pw_uid;
+    a.gid = pw->pw_gid;
+    pw = NULL;            /* the next lookup reuses its buffer */
+    gr = getgrgid(a.gid);
+    mailsso_strlcpy(a.group, gr != NULL ? gr->gr_name : "", sizeof(a.group));
+    gr = NULL;
     if (stat(path, &st) != 0)
         return;
     /* every directory on the way must be searchable */
@@ -157,30 +199,31 @@ check_access(doctor *d, const char *path, const char *user)
             slash[1] = '\0';
         else
             *slash = '\0';
-        if (stat(dir, &ds) == 0 && !user_may(pw, &ds, 1)) {
+        if (stat(dir, &ds) == 0 && !user_may(&a, &ds, 1)) {
             ktool_fmt(fix, sizeof(fix), "chmod o+x %s (or g+x with group %s), or move the "
-                      "keytab to a directory %s can enter", dir, user, user);
-            report(d, "fail", "access", fix, "%s cannot enter directory %s (mode %04o), so it "
-                   "cannot open %s", user, dir, (unsigned)(ds.st_mode & 07777), path);
+                      "keytab to a directory %s can enter", dir,
+                      a.group[0] ? a.group : user, user);
+            report(d, "fail", "access", fix, "%s cannot enter directory %s (owned by %s, mode "
+                   "%04o), so it cannot open %s", user, dir, owner_group(&ds, og, sizeof(og)),
+                   (unsigned)(ds.st_mode & 07777), path);
             return;
         }
         if (slash == dir)
             break;
     }
-    gr = getgrgid(st.st_gid);
-    if (!user_may(pw, &st, 4)) {
-        struct group *ug = getgrgid(pw->pw_gid);
+    owner_group(&st, og, sizeof(og));
+    if (!user_may(&a, &st, 4)) {
+        const char *g = a.group[0] ? a.group : user;
         ktool_fmt(fix, sizeof(fix), "%s merge --replace -o %s %s --owner root:%s --mode 0640 "
-                  "(or: chgrp %s %s && chmod 0640 %s)", KTOOL_PROG, path, path,
-                  ug ? ug->gr_name : user, ug ? ug->gr_name : user, path, path);
-        report(d, "fail", "access", fix, "%s (uid %u) cannot read %s: owner %u, group %s, mode "
+                  "(or: chgrp %s %s && chmod 0640 %s)", KTOOL_PROG, path, path, g, g, path,
+                  path);
+        report(d, "fail", "access", fix, "%s (uid %u) cannot read %s: owned by %s, mode "
                "%04o -- the daemon will log 'Permission denied' / 'No key table entry found'",
-               user, (unsigned)pw->pw_uid, path, (unsigned)st.st_uid,
-               gr ? gr->gr_name : "?", (unsigned)(st.st_mode & 07777));
+               user, (unsigned)a.uid, path, og, (unsigned)(st.st_mode & 07777));
         return;
     }
-    report(d, "ok", "access", NULL, "%s can read %s (owner %u, group %s, mode %04o)", user, path,
-           (unsigned)st.st_uid, gr ? gr->gr_name : "?", (unsigned)(st.st_mode & 07777));
+    report(d, "ok", "access", NULL, "%s can read %s (owned by %s, mode %04o)", user, path, og,
+           (unsigned)(st.st_mode & 07777));
 }
 
 static void
@@ -523,6 +566,7 @@ ktool_cmd_doctor(int argc, char **argv)
                           "or run mailsso-keytab rotate; to see the KDC's kvno use "
                           "--client/--ccache credentials",
                           kerr.fix[0] ? kerr.fix : "", kerr.fix[0] ? "; " : "");
+                ktool_name_principal(fix, sizeof(fix), princs[j], path);
                 report(&d, "fail", "kvno", fix, "%s: cannot learn the KDC's kvno: %s",
                        princs[j], kerr.message);
                 continue;

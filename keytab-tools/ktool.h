@@ -80,6 +80,10 @@ int ktool_write(const char *path, const mailsso_keytab *kt, const ktool_write_op
 
 /* ---- text helpers ------------------------------------------------------ */
 void ktool_json_str(FILE *out, const char *s);
+/* Fix texts from lib/diag name a placeholder service ("kadmin ktadd -k FILE
+ * SERVICE/HOST"): put the principal actually concerned and the keytab's path in
+ * their place (either may be NULL: left as is). */
+void ktool_name_principal(char *text, size_t size, const char *principal, const char *keytab);
 /* snprintf that truncates silently (messages only). */
 void ktool_fmt(char *buf, size_t size, const char *fmt, ...) MAILSSO_PRINTF(3, 4);
 const char *ktool_time_str(uint32_t t, char *buf, size_t size);   /* "2026-11-23T14:50:00Z" */
@@ -176,7 +180,7 @@ typedef struct ktool_accept_result {
     int have_kvno;
     int32_t ticket_enctype;      /* from the AP-REQ */
     char client[512];            /* who the ticket was for (on success) */
-    char reason[1024];           /* why not (on failure), with the fix */
+    char reason[2048];           /* why not (on failure), with the fix */
 } ktool_accept_result;
 
 /* Accepts token with the keytab at path, for service (NULL: any principal

@@ -4,16 +4,22 @@
  *
  * SYNOPSIS
  *   mailsso-keytab [--config FILE] COMMAND [options] [args]
+ *   mailsso-keytab --check-config [FILE]
  *
  * DESCRIPTION
  *   Dispatches to one subcommand per file (list.c, merge.c, ...). See
  *   mailsso-keytab(1) for the user documentation.
+ *   --check-config validates a mailsso.conf (FILE, else --config, else the
+ *   default path) with mailsso_config_check(), which prints every problem
+ *   as FILE:LINE: key 'NAME': ...; exit 0 valid, 1 invalid, 2 usage.
  */
 #include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <mailsso/config.h>
 
 #include "ktool.h"
 
@@ -40,8 +46,9 @@ usage(FILE *out)
 {
     size_t i;
 
-    fprintf(out, "usage: %s [--config FILE] COMMAND [options] [args]\n\ncommands:\n",
-            KTOOL_PROG);
+    fprintf(out, "usage: %s [--config FILE] COMMAND [options] [args]\n"
+                 "       %s --check-config [FILE]   validate mailsso.conf (default %s)\n"
+                 "\ncommands:\n", KTOOL_PROG, KTOOL_PROG, MAILSSO_DEFAULT_CONFIG);
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'%s COMMAND --help' describes a command; the manual is "
@@ -49,10 +56,28 @@ usage(FILE *out)
                  "2 usage error.\n", KTOOL_PROG);
 }
 
+/* --check-config: every problem of the file on stdout, one per line. */
+static int
+check_config(const char *path)
+{
+    if (path == NULL)
+        path = MAILSSO_DEFAULT_CONFIG;
+    fflush(stdout);
+    if (mailsso_config_check(path, stdout) != 0) {
+        fflush(stdout);
+        fprintf(stderr, "%s: %s is not a valid configuration (each problem above; "
+                "mailsso.conf(5) describes every key)\n", KTOOL_PROG, path);
+        return KTOOL_EXIT_FAIL;
+    }
+    printf("%s: configuration valid\n", path);
+    return KTOOL_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
-    int i = 1;
+    int i = 1, check = 0;
+    const char *check_path = NULL;
     size_t c;
 
     while (i < argc && argv[i][0] == '-') {
@@ -68,11 +93,39 @@ main(int argc, char **argv)
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             ktool_config_path = argv[i] + 9;
             i++;
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check = 1;
+            i++;
+        } else if (strncmp(argv[i], "--check-config=", 15) == 0) {
+            if (check_path != NULL || argv[i][15] == '\0') {
+                fprintf(stderr, "%s: --check-config= needs exactly one FILE\n", KTOOL_PROG);
+                return KTOOL_EXIT_USAGE;
+            }
+            check = 1;
+            check_path = argv[i] + 15;
+            i++;
         } else {
             fprintf(stderr, "%s: unknown option '%s'\n", KTOOL_PROG, argv[i]);
             usage(stderr);
             return KTOOL_EXIT_USAGE;
         }
+    }
+    if (check) {
+        /* --check-config [FILE]: at most one file, named once, and no command */
+        if (i < argc && check_path == NULL)
+            check_path = argv[i++];
+        if (i < argc) {
+            fprintf(stderr, "%s: --check-config takes at most one FILE and no command "
+                    "(got '%s')\n", KTOOL_PROG, argv[i]);
+            return KTOOL_EXIT_USAGE;
+        }
+        if (check_path != NULL && ktool_config_path != NULL &&
+            strcmp(check_path, ktool_config_path) != 0) {
+            fprintf(stderr, "%s: --config %s and --check-config %s name two files: give "
+                    "one\n", KTOOL_PROG, ktool_config_path, check_path);
+            return KTOOL_EXIT_USAGE;
+        }
+        return check_config(check_path != NULL ? check_path : ktool_config_path);
     }
     if (i >= argc) {
         usage(stderr);

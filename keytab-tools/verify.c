@@ -190,8 +190,11 @@ ktool_cmd_verify(int argc, char **argv)
                          "stale kvno or a key made with the wrong password/salt",
                          mailsso_keytab_max_kvno(kt, p));
         }
-        if (!ok)
+        if (!ok) {
+            /* the fix names this principal and keytab, not lib/diag's placeholder */
+            ktool_name_principal(res.reason, sizeof(res.reason), p, path);
             failed++;
+        }
         if (json) {
             printf("%s{\"principal\":", tested > 1 ? "," : "");
             ktool_json_str(stdout, p);

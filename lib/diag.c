@@ -41,7 +41,7 @@ typedef struct known {
 } known;
 
 #define FRESH_KEYTAB "export a fresh keytab for the service (MIT: kadmin ktadd -k FILE " \
-    "imap/HOST; AD: ktpass) and add it with mailsso-keytab merge, then run mailsso-keytab verify"
+    "SERVICE/HOST; AD: ktpass) and add it with mailsso-keytab merge, then run mailsso-keytab verify"
 
 static const known krb5_table[] = {
     { KRB5KRB_AP_ERR_BAD_INTEGRITY,
@@ -68,7 +68,7 @@ static const known krb5_table[] = {
     { KRB5_KT_NOTFOUND,
       "the keytab has no key for the service principal the client asked for (wrong keytab, "
       "missing principal, or the client used another host name)",
-      "add the principal's key: kadmin ktadd -k KEYTAB imap/HOST@REALM (MIT) or ktpass (AD); "
+      "add the principal's key: kadmin ktadd -k KEYTAB SERVICE/HOST@REALM (MIT) or ktpass (AD); "
       "check with mailsso-keytab list which principals it holds" },
     { KRB5_KT_END,
       "the keytab holds no usable entry (it is empty, or none matches the wanted principal)",
@@ -134,7 +134,7 @@ static const known krb5_table[] = {
     { KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN,
       "the KDC does not know the service principal asked for (missing SPN, misspelled host "
       "name, or DNS canonicalisation turned the name into another one)",
-      "create it (MIT: kadmin addprinc -randkey imap/HOST; AD: setspn -S imap/HOST ACCOUNT) "
+      "create it (MIT: kadmin addprinc -randkey SERVICE/HOST; AD: setspn -S SERVICE/HOST ACCOUNT) "
       "and check `dns_canonicalize_hostname`/`rdns` in krb5.conf" },
     { KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN,
       "the KDC does not know the client principal (no such user in the realm, or the name was "
@@ -209,7 +209,7 @@ static const known keytab_enoent = {
     "the keytab file does not exist (wrong path in the keytab setting / KRB5_KTNAME, or it "
     "was never created)",
     "point the keytab setting at the real file, or create it (MIT: kadmin ktadd -k FILE "
-    "imap/HOST; AD: ktpass) and add it with mailsso-keytab merge"
+    "SERVICE/HOST; AD: ktpass) and add it with mailsso-keytab merge"
 };
 static const known keytab_eacces = {
     EACCES,

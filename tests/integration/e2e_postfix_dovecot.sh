@@ -5,6 +5,7 @@
 # Configured from the samples conf/dovecot/10-auth.conf, 10-master.conf and
 # postfix-main.cf (templated), with curl, smtptest and msmtp on smtp and submission;
 # the Thunderbird authzid forms get Dovecot's outcome; no ticket, no relay.
+# Postfix starts with the sample lines through the harness hook PF_MAIN_EXTRA.
 set -u
 . "$top_srcdir/tests/integration/e2e_common.sh"
 . "$top_srcdir/tests/harness/dovecot.sh"
@@ -27,34 +28,33 @@ check "mailsso-keytab verify --service smtp accepts the KDC's smtp tickets" \
 check "mailsso-keytab doctor --user dovecot --service smtp finds nothing wrong" \
     with_hosts "$KT" doctor --user dovecot --service smtp --hostname mail.example.test "$DKT"
 
-# ---- Postfix first (its queue directory holds Dovecot's auth socket). It
-# starts with Cyrus SASL (postfix.sh's samples) and is switched to Dovecot SASL
-# below; until then smtpd needs a working Cyrus SASL mechanism list, or the
-# first connection (wait_port's) kills smtpd and master throttles it for 60 s.
-mkdir -p "$T/sasl-stock"
-cp "$(find /usr/lib -name libgssapiv2.so -path '*sasl2*' | head -1)" "$T/sasl-stock/" ||
-    harness_missing libgssapiv2.so "Debian package libsasl2-modules-gssapi-mit"
-printf 'mech_list: GSSAPI\n' >"$T/smtpd-cyrus.conf"
-PF_SASL_PATH=$T/sasl-stock PF_SMTPD_CONF=$T/smtpd-cyrus.conf postfix_start
-
-# ---- Dovecot with the samples
+# ---- Dovecot first, with the samples: its auth socket for Postfix lives in
+# Postfix's queue directory (private/, owner postfix, mode 0700 as Postfix makes
+# it), and must be there before Postfix's first smtpd asks it for mechanisms.
 e2e_sample conf/dovecot/10-auth.conf "$T/10-auth.conf" \
     -e "s#/etc/dovecot/mail.keytab#$DKT#" -e "s/mail\.example\.com/mail.example.test/g"
 e2e_sample conf/dovecot/10-master.conf "$T/10-master.conf" -e "s#/var/spool/postfix#$T/postfix-queue#"
 check_grep "the templated 10-master.conf puts the auth socket into Postfix's queue dir" \
     "unix_listener $T/postfix-queue/private/auth " "$T/10-master.conf"
+install -d -o root -m 755 "$T/postfix-queue"
+install -d -o postfix -m 700 "$T/postfix-queue/private"
 dovecot_start --include "$T/10-auth.conf" --include "$T/10-master.conf"
 for ((i = 0; i < 250; i++)); do [ -S "$T/postfix-queue/private/auth" ] && break; sleep 0.02; done
 check_eq "Dovecot's auth socket for Postfix: owner postfix, mode 660" "postfix 660" \
     "$(stat -c '%U %a' "$T/postfix-queue/private/auth" 2>&1)"
 
-# ---- Postfix switched to Dovecot SASL with the sample lines, as an admin would
+# ---- Postfix with Dovecot SASL: the sample postfix-main.cf, as is, on top of
+# postfix.sh's main.cf (each of its settings replaces the Cyrus one)
+PF_MAIN_EXTRA=$(cat "$SRC/conf/dovecot/postfix-main.cf") postfix_start
 while IFS= read -r line; do
-    check "postconf -e '$line'" postconf -c "$PF_DIR" -e "$line"
+    name=${line%%[ =]*}
+    check_eq "Postfix runs with the sample's '$line'" "$line" "$(postconf -c "$PF_DIR" "$name" 2>&1)"
 done < <(grep -Ev '^[[:space:]]*(#|$)' "$SRC/conf/dovecot/postfix-main.cf")
-check_eq "Postfix now uses Dovecot SASL" "smtpd_sasl_type = dovecot" "$(postconf -c "$PF_DIR" smtpd_sasl_type)"
-check "postfix reload picks up the change" postfix -c "$PF_DIR" reload
-sleep 0.5
+MASTER=$(harness_pid postfix-master)
+check_eq "the PID harness_spawn recorded is Postfix master's (pid/master.pid)" "$MASTER" \
+    "$(tr -d ' \n' <"$T/postfix-queue/pid/master.pid")"
+check_eq "... and master leads its own session (setsid): its group signals hit only Postfix" \
+    "$MASTER $MASTER" "$(ps -o pgid=,sid= -p "$MASTER" | awk '{print $1, $2}')"
 
 kdc_kinit alice "$ALICE_PW" || harness_fatal "kinit alice failed"
 printf 'From: alice@example.test\r\nTo: bob@example.org\r\nSubject: e2e\r\n\r\nhello\r\n' >"$T/msg.txt"
@@ -124,5 +124,12 @@ KRB5CCNAME=FILE:$T/empty.ccache check_fails "no Kerberos ticket: AUTH through Do
     send "$PF_PORT" --interface 127.0.0.40
 postfix_log_since "$m" >"$T/noticket.log"
 check_no_grep "no sasl_username logged without a ticket" 'sasl_username=' "$T/noticket.log"
+
+# (exited children stay zombies until init reaps them: count the living only)
+session_left() { ps -o pid=,stat=,args= -s "$MASTER" | awk '$2 !~ /^Z/'; }
+postfix_stop
+for ((i = 0; i < 100; i++)); do [ -z "$(session_left)" ] && break; sleep 0.05; done
+check_eq "postfix_stop (SIGTERM to master's PID) ends every process of its session" "" \
+    "$(session_left)"
 
 harness_finish

@@ -31,6 +31,22 @@ else
     harness_log "not root: the --user access check against another account is not exercised"
     check_fails "doctor --user nosuchuser-xyz fails" "$KT" doctor --offline --user nosuchuser-xyz "$T/k.keytab"
 fi
+# regression: the owner and group printed are the file's (stat -c %U:%G), not the
+# daemon's group left over from the lookup made for the fix text (a root:root
+# keytab was reported as "group dovecot")
+cp "$T/k.keytab" "$T/private.keytab"
+chmod 600 "$T/private.keytab"
+check_fails "doctor --user $daemon on a 0600 keytab of $(stat -c %U:%G "$T/private.keytab") fails" \
+    "$KT" doctor --offline --user "$daemon" "$T/private.keytab"
+check_eq "... printing the file's owner:group (stat -c %U:%G), not $daemon's group" \
+    "$(stat -c %U:%G "$T/private.keytab")" \
+    "$(sed -n "s/^\[FAIL\] access .*cannot read .*: owned by \([^ ,]*\), mode 0600.*/\1/p" "$CHECK_OUT")"
+chmod 640 "$T/private.keytab"
+check "doctor --user $(id -un) on the 0640 keytab passes" \
+    "$KT" doctor --offline --user "$(id -un)" "$T/private.keytab"
+check_eq "... and the OK line prints the file's owner:group too" \
+    "$(stat -c %U:%G "$T/private.keytab")" \
+    "$(sed -n "s/^\[ OK \] access .*can read .* (owned by \([^ ,]*\), mode 0640)$/\1/p" "$CHECK_OUT")"
 check_fails "doctor --user of an unknown account fails" "$KT" doctor --offline --user nosuchuser-xyz "$T/k.keytab"
 check_grep "... naming the account" "user 'nosuchuser-xyz' does not exist" "$CHECK_OUT"
 chmod 644 "$T/k.keytab"

@@ -63,6 +63,15 @@ check_fails "the policy of the service's mailsso.conf section applies (--config,
     "$KT" --config "$T/mailsso.conf" verify --service imap "${alice[@]}" "$T/new.keytab"
 check_grep "... refused enctype" "refused enctype" "$CHECK_OUT"
 
+# regression: the fix names the principal that failed (smtp here) and this
+# keytab, not a placeholder "kadmin ktadd -k FILE imap/HOST"
+S=smtp/mail.example.test@EXAMPLE.TEST
+kdc_ktadd "$T/smtp3.keytab" smtp/mail.example.test      # KDC moves smtp to kvno 3
+check_fails "verify --service smtp with smtp's stale own key fails" "$KT" verify --service smtp "$T/good.keytab"
+check_grep "... the fix names smtp's principal and the keytab: kadmin ktadd -k $T/good.keytab $S" \
+    "^FAIL $S: .*fix: .*kadmin ktadd -k $T/good\.keytab ${S}[;)]" "$CHECK_OUT"
+check_no_grep "... and no SERVICE/HOST placeholder" "imap/|SERVICE/HOST|ktadd -k FILE" "$CHECK_OUT"
+
 check_fails "verify -p of a principal not in the keytab is an error" "$KT" verify -p nobody@EXAMPLE.TEST "$T/new.keytab"
 check_grep "... naming it" "no principal .* matches nobody@EXAMPLE.TEST" "$CHECK_OUT"
 harness_finish
