@@ -7,7 +7,8 @@
 set -eu
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libkrb5-dev libsasl2-dev
- libssl-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev"
+ libssl-dev libconfig-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev
+ debhelper lintian"
 RUN_PKGS="krb5-kdc krb5-admin-server krb5-user krb5-kdc-ldap slapd ldap-utils
  libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin cyrus-clients postfix msmtp curl
  nginx-light apache2 libapache2-mod-auth-gssapi openssl python3 libnss-wrapper util-linux

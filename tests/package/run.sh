@@ -15,6 +15,7 @@
 # KDC/LDAP/CA tools. Ends with "N passed, N failed". The machine is restored
 # (our packages purged, the stock plugin reinstalled) even when a check fails.
 set -u
+# shellcheck disable=SC2086,SC2317 # $OURS is a word list; restore_machine runs at exit
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
@@ -128,7 +129,7 @@ check_fails "the stock $SASLDIR/libgssapiv2.so is gone" test -e "$SASLDIR/libgss
 check "our plugin is in the system plugin dir: $SASLDIR/libmailsso_gssapi.so" \
     test -f "$SASLDIR/libmailsso_gssapi.so"
 check_eq "the only plugin file offering GSSAPI there is ours" "libmailsso_gssapi.so" \
-    "$(cd "$SASLDIR" && ls | grep -E 'gssapi|gs2' | tr '\n' ' ' | sed 's/ $//')"
+    "$(find "$SASLDIR" -maxdepth 1 \( -name '*gssapi*' -o -name '*gs2*' \) -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')"
 check_eq "/etc/mailsso/mailsso.conf is a conffile of mailsso-common" "/etc/mailsso/mailsso.conf" \
     "$(dpkg-query -W -f='${Conffiles}' mailsso-common | awk '{print $1}' | tr -d '\n')"
 for m in mailsso.conf.5 mailsso-keytab.1 mailsso-kcd.8; do
@@ -136,8 +137,10 @@ for m in mailsso.conf.5 mailsso-keytab.1 mailsso-kcd.8; do
 done
 check "the conf/ samples are installed as examples" test -f \
     /usr/share/doc/libsasl2-modules-gssapi-mailsso/examples/postfix/main.cf -a -f \
-    /usr/share/doc/mailsso-kcd/examples/nginx/mailsso-kcd.conf -a -f \
+    /usr/share/doc/mailsso-common/examples/nginx/mailsso-kcd.conf -a -f \
     /usr/share/doc/mailsso-common/examples/mailsso.conf
+check "the guides are installed in /usr/share/doc/mailsso-common" \
+    sh -c 'ls /usr/share/doc/mailsso-common/kcd.md* /usr/share/doc/mailsso-common/mailsso-plugin.md*'
 check_eq "system user mailsso-kcd exists (sysusers), no login shell" "/usr/sbin/nologin" \
     "$(getent passwd mailsso-kcd | cut -d: -f7)"
 UNIT=/lib/systemd/system/mailsso-kcd.service
@@ -146,6 +149,9 @@ for k in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectHome=yes
     'ExecStart=/usr/sbin/mailsso-kcd serve --foreground'; do
     check_grep "unit: $k" "^$k\$" "$UNIT"
 done
+WANTS=/etc/systemd/system/multi-user.target.wants/mailsso-kcd.service
+check "the unit is enabled at install (it starts once /etc/mailsso/kcd.keytab exists)" test -L "$WANTS"
+check_grep "... and not before (ConditionPathExists)" '^ConditionPathExists=/etc/mailsso/kcd.keytab$' "$UNIT"
 if command -v systemd-analyze >/dev/null; then
     # Warnings about the host (no systemd as PID 1 in a container) are not the unit's.
     systemd-analyze verify "$UNIT" >"$T/logs/unit-verify.log" 2>&1
@@ -257,6 +263,7 @@ for p in $OURS; do check_fails "$p is gone (not even config-files)" dpkg-query -
 check_fails "our plugin file is gone" test -e "$SASLDIR/libmailsso_gssapi.so"
 check_fails "/etc/mailsso/mailsso.conf is gone (purged)" test -e /etc/mailsso/mailsso.conf
 check_fails "the unit is gone" test -e "$UNIT"
+check_fails "... and so is its enable link" test -L "$WANTS"
 
 apt-get install -y -q "${STOCK_DEB:-$STOCK}" >"$T/logs/apt-stock.log" 2>&1
 check_eq "reinstalling $STOCK succeeds" 0 $? || tail -n 20 "$T/logs/apt-stock.log"
