@@ -301,7 +301,20 @@ static int
 drop_privileges(const kcd_settings *s, int sock_owned, mailsso_error *err)
 {
     struct passwd *pw;
-    if (s->user[0] == '\0' || geteuid() != 0)
+    if (geteuid() != 0)
+        return 0;
+    if (s->user[0] == '\0') {
+        /* The helper holds a key that can impersonate every user: staying root
+         * must be a decision written in the config, never a forgotten setting. */
+        mailsso_error_set(err, MAILSSO_E_CONFIG,
+                          "%s: kcd.user is empty and the helper was started as root: refusing "
+                          "to serve requests as root", s->config_path);
+        mailsso_error_set_fix(err, "set user = \"mailsso-kcd\"; (any unprivileged account; "
+                              "the keytab is read before the switch), or user = \"root\"; "
+                              "to run as root deliberately");
+        return MAILSSO_E_CONFIG;
+    }
+    if (strcmp(s->user, "root") == 0 || strcmp(s->user, "0") == 0)
         return 0;
     pw = getpwnam(s->user);
     if (pw == NULL)
@@ -460,8 +473,12 @@ kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg_in)
 
 fail:
     mailsso_log_error(&lg, MAILSSO_LOG_ERR, &err);
-    if (fd >= 0)
+    if (fd >= 0) {
+        /* We bound it, so the path is ours: a stale socket would look alive to nginx. */
         close(fd);
+        if (rt != NULL)
+            unlink(rt->s->socket_path);
+    }
     if (rt != NULL && current == NULL)
         kcd_runtime_free(rt);
     kcd_settings_free(s);

@@ -662,7 +662,8 @@ static const mailsso_config_key schema[] = {
     { "allowed_peers", KCD, LIST, "[\"www-data\"]", check_account, "user names or uids",
       "Users whose processes may connect to the socket (checked with SO_PEERCRED)." },
     { "user", KCD, STRING, "", check_account_opt, "empty, a user name or number",
-      "User to run as once the keytab is read; empty means do not change user." },
+      "User to run as once the keytab is read. Started as root, the helper refuses to serve "
+      "while this is empty; \"root\" keeps root deliberately." },
     { "keytab", KCD, STRING, "/etc/mailsso/kcd.keytab", check_keytab_name,
       "an absolute path or TYPE:RESIDUAL",
       "Keytab of the gateway principal, read only by the helper." },

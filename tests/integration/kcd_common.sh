@@ -64,6 +64,8 @@ kcd_write_conf() {
         echo "    listen = \"$KCD_SOCK\";"
         kcd_conf_has socket_mode || echo '    socket_mode = 0666;'
         kcd_conf_has allowed_peers || echo "    allowed_peers = [\"$(id -un)\"];"
+        # started as root, the helper refuses to serve unless told which user to be
+        kcd_conf_has user || echo "    user = \"$(id -un)\";"
         kcd_conf_has keytab || echo "    keytab = \"$GW_KEYTAB\";"
         kcd_conf_has principal || echo "    principal = \"HTTP/gw.example.test@$REALM\";"
         echo "    trust_anchors = \"$CA_ROOT\";"

@@ -50,6 +50,15 @@ if [ "$(id -u)" = 0 ]; then
     check_grep "SIGHUP as nobody reloads (keytab unreadable now: start-up copy kept)" 'configuration reloaded' "$KCD_LOG"
     check_eq "a new user works after the reload (new S4U from the kept keytab copy)" 200 "$(kcd_ask bob)"
     harness_stop kcd
+    # started as root with no user: refuses to serve rather than keep root by accident
+    kcd_write_conf 'allowed_peers = ["root"];' 'user = "";'
+    rm -f "$KCD_SOCK"
+    timeout 10 "$KCD_BIN" serve -c "$KCD_CONF" --foreground >"$T/rootserve.out" 2>&1
+    rc=$?
+    check "started as root with user = \"\": exits with an error (rc $rc)" test "$rc" != 0 -a "$rc" != 124
+    check_grep "... saying it refuses to serve as root, with the fix" \
+        'refusing to serve requests as root.*user = "mailsso-kcd"' "$T/rootserve.out"
+    check "... and answers nobody" test ! -S "$KCD_SOCK"
 else
     echo "# not root: the privilege drop is not exercised here"
 fi
