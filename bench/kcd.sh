@@ -54,6 +54,7 @@ kcd = {
     listen = "$KCD_SOCK";
     socket_mode = 0666;
     allowed_peers = ["$peer", "$(id -un)"];
+    user = "$(id -un)";
     keytab = "$GW_KEYTAB";
     principal = "HTTP/gw.example.test@$REALM";
     trust_anchors = "$CA_ROOT";
@@ -135,7 +136,7 @@ EOF
 
     # wrk_run NAME PATH CERTS SECONDS [CONNS]: results in $T/wrk.NAME
     wrk_run() {
-        BENCH_CERTS=$3 BENCH_THREADS=2 wrk -t2 -c"${5:-50}" -d"$4"s --latency \
+        BENCH_CERTS=$3 BENCH_THREADS=2 BENCH_OFFSET=${BENCH_OFFSET:-0} wrk -t2 -c"${5:-50}" -d"$4"s --latency \
             -s "$SRC/bench/wrk_certs.lua" "http://127.0.0.1:$GW_PORT$2" >"$T/wrk.$1" 2>&1 ||
             harness_fatal "wrk failed: $(cat "$T/wrk.$1")"
         cat "$T/wrk.$1"
@@ -153,6 +154,7 @@ EOF
         esac
     }
     kdc_reqs() { grep -cE '(AS|TGS)_REQ' "$KDC_LOG"; }
+    kcd_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$(harness_pid kcd)/stat"; }
     kcd_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$(harness_pid kcd)/status"; }
     users_seen() { awk '$2 == 200 && $1 != "-" { print $1 }' "$T/logs/kcd-users.log" | sort -u | wc -l; }
 
@@ -162,7 +164,11 @@ EOF
     for ((r = 1; r <= rounds; r++)); do
         for v in plain fixed kcd; do
             say_t "round $r: $v"
+            local c0 c1
+            c0=$(kcd_cpu_ms)
             wrk_run "$v.$r" "/$v/x" "$T/tp.certs" "$dur"
+            c1=$(kcd_cpu_ms)
+            [ "$v" = kcd ] && echo "helper CPU: $(awk -v c=$((c1 - c0)) -v n="$(awk '/requests in/ { print $1 }' "$T/wrk.$v.$r")" 'BEGIN { printf "%.3f", c / n }') ms per request"
             wrk_val "$T/wrk.$v.$r" rps >>"$T/rps.$v"
             wrk_val "$T/wrk.$v.$r" 50 >>"$T/p50.$v"
             wrk_val "$T/wrk.$v.$r" 99 >>"$T/p99.$v"
@@ -185,8 +191,10 @@ EOF
     k0=$(kdc_reqs)
     say_t "cold: $n_cold new users, 50 connections (helper RSS $rss_a KiB)"
     : >"$T/logs/kcd-users.log"
+    seen=0
     for ((i = 0; i < 30; i++)); do
-        wrk_run "cold.$i" /kcd/x "$T/cold.certs" "$([ "$QUICK" = 1 ] && echo 1 || echo 10)"
+        # continue after the users already served (minus those maybe in flight)
+        BENCH_OFFSET=$((seen > 100 ? seen - 100 : 0)) wrk_run "cold.$i" /kcd/x "$T/cold.certs" "$([ "$QUICK" = 1 ] && echo 1 || echo 10)"
         seen=$(users_seen)
         [ "$seen" -ge "$n_cold" ] && break
     done
@@ -207,8 +215,9 @@ EOF
     if [ "$n_left" -gt 0 ]; then
         say_t "memory: $n_left more users"
         : >"$T/logs/kcd-users.log"
+        seen=0
         for ((i = 0; i < 60; i++)); do
-            wrk_run "mem.$i" /kcd/x "$T/rest.certs" "$([ "$QUICK" = 1 ] && echo 1 || echo 10)"
+            BENCH_OFFSET=$((seen > 100 ? seen - 100 : 0)) wrk_run "mem.$i" /kcd/x "$T/rest.certs" "$([ "$QUICK" = 1 ] && echo 1 || echo 10)"
             seen=$(users_seen)
             [ "$seen" -ge "$n_left" ] && break
         done

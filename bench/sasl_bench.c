@@ -55,6 +55,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
+#include <krb5/krb5.h>
 #include <sasl/sasl.h>
 
 #define MAX_OPTS 32
@@ -366,6 +367,13 @@ fail:
 
 /* ------------------------------------------------------------ floor */
 static gss_cred_id_t floor_cred = GSS_C_NO_CREDENTIAL;
+/* SASL_BENCH_FLOOR_TARGET=1: also inquire, display and release the ticket's
+ * target name (an experiment to price the plugin's accept_names check);
+ * SASL_BENCH_FLOOR_DELETE_FIRST=1: delete the context before releasing the
+ * client name (the plugin's dispose order);
+ * SASL_BENCH_HOLD_KRB5=1: keep one krb5_context open for the process's life
+ * (MIT then keeps krb5.conf parsed between the contexts GSS creates inside). */
+static int floor_target_check, floor_delete_first;
 
 static int
 floor_init(void)
@@ -411,6 +419,16 @@ floor_login(int fd)
     major = gss_display_name(&minor, client, &dn, NULL);
     if (GSS_ERROR(major))
         goto cleanup;
+    if (floor_target_check) {              /* experiment: what the plugin's accept_names check costs */
+        gss_name_t target = GSS_C_NO_NAME;
+        gss_buffer_desc tn = GSS_C_EMPTY_BUFFER;
+        major = gss_inquire_context(&minor, ctx, NULL, &target, NULL, NULL, NULL, NULL, NULL);
+        if (!GSS_ERROR(major) && target != GSS_C_NO_NAME) {
+            gss_display_name(&minor, target, &tn, NULL);
+            gss_release_buffer(&minor, &tn);
+            gss_release_name(&minor, &target);
+        }
+    }
     if (out.length > 0) {                     /* AP-REP, then an empty reply */
         if (send_frame(fd, 'S', out.value, out.length) != 0 ||
             recv_frame(fd, &type, buf, &len) != 0 || len != 0)
@@ -437,6 +455,8 @@ cleanup:
     gss_release_buffer(&minor, &plain);
     gss_release_buffer(&minor, &out);
     gss_release_buffer(&minor, &dn);
+    if (floor_delete_first && ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
     if (client != GSS_C_NO_NAME)
         gss_release_name(&minor, &client);
     if (ctx != GSS_C_NO_CONTEXT)
@@ -463,14 +483,21 @@ measured_logins(int fd, long n)
     return ok;
 }
 
+static krb5_context held_krb5;
+
 static int
 server_init(void)
 {
+    if (getenv("SASL_BENCH_HOLD_KRB5") != NULL && krb5_init_context(&held_krb5) != 0)
+        return -1;
     static char confdir[] = "/nonexistent-sasl-bench-conf";
     static sasl_callback_t cbs[5];
 
-    if (strcmp(mode, "floor") == 0)
+    if (strcmp(mode, "floor") == 0) {
+        floor_target_check = getenv("SASL_BENCH_FLOOR_TARGET") != NULL;
+        floor_delete_first = getenv("SASL_BENCH_FLOOR_DELETE_FIRST") != NULL;
         return floor_init();
+    }
     cbs[0] = (sasl_callback_t){ SASL_CB_GETPATH, CB(cb_getpath), (void *)plugin_dir };
     cbs[1] = (sasl_callback_t){ SASL_CB_GETCONFPATH, CB(cb_getconfpath), confdir };
     cbs[2] = (sasl_callback_t){ SASL_CB_GETOPT, CB(cb_getopt), NULL };

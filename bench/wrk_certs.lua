@@ -3,7 +3,8 @@
 -- $ssl_client_escaped_cert: wrk cannot present TLS client certificates).
 -- BENCH_CERTS: file, one URL-escaped PEM per line; BENCH_THREADS: wrk -t.
 -- Thread k sends certificates k, k+T, k+2T, ... and wraps around, so one pass
--- over the file asks for every user once.
+-- over the file asks for every user once. BENCH_OFFSET (default 0): start at
+-- that line (to continue where an earlier run stopped).
 local threads_seen = 0
 
 function setup(thread)
@@ -19,7 +20,7 @@ function init(args)
         certs[n] = line
     end
     step = tonumber(os.getenv("BENCH_THREADS") or "1")
-    counter = id or 0
+    counter = (id or 0) + tonumber(os.getenv("BENCH_OFFSET") or "0")
 end
 
 function request()

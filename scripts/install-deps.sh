@@ -12,7 +12,8 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libkrb5-dev lib
 RUN_PKGS="krb5-kdc krb5-admin-server krb5-user krb5-kdc-ldap slapd ldap-utils
  libsasl2-modules libsasl2-modules-gssapi-mit sasl2-bin cyrus-clients postfix msmtp curl
  nginx-light apache2 libapache2-mod-auth-gssapi openssl python3 libnss-wrapper util-linux
- iproute2 faketime valgrind clang libclang-rt-14-dev cyrus-imapd cyrus-pop3d dovecot-core dovecot-gssapi"
+ iproute2 faketime valgrind clang libclang-rt-14-dev cyrus-imapd cyrus-pop3d dovecot-core dovecot-gssapi
+ wrk python3-cryptography"
 EXTRA_PKGS=${MAILSSO_EXTRA_PKGS:-}
 
 missing=""

@@ -6,6 +6,8 @@ set -u
 . "$top_srcdir/tests/harness/lib.sh"
 harness_init bench_smoke
 require_cmd valgrind nginx wrk klist ktutil python3 slapd krb5kdc
+python3 -c 'import cryptography' 2>/dev/null ||
+    harness_missing "python3 module cryptography (bench/gen_certs.py)" "apt-get install python3-cryptography"
 [ -f "$BUILD/plugin/.libs/libmailsso_gssapi.so" ] || harness_fatal "the plugin is not built"
 
 BENCH_LOGDIR=$T/bench-logs "$SRC/bench/run" --builddir "$BUILD" --quick --no-make >"$T/table" 2>"$T/run.err"
