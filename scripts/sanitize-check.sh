@@ -183,7 +183,7 @@ if [ "$do_valgrind" = 1 ]; then
         progs=$(sed -n 's/^unit_tests = //p' "$top/tests/unit/Makefile.am")
         list=""
         for p in $progs; do list="$list tests/unit/$p"; done
-        for p in config keytab apreq identity enctype; do list="$list tests/fuzz/fuzz_${p}_replay"; done
+        for p in config keytab apreq identity identity_rules enctype; do list="$list tests/fuzz/fuzz_${p}_replay"; done
         run_vg() {
             local rel=$1 bin=$BUILD_DIR/$1 name log
             name=$(echo "$rel" | tr / _)

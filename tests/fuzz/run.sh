@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [--builddir DIR] [--srcdir DIR] [--seconds N] [--workdir DIR] [HARNESS...]
 #
 # DESCRIPTION
-#   For each harness (default: config keytab apreq identity enctype) runs
+#   For each harness (default: config keytab apreq identity identity_rules enctype) runs
 #   DIR/fuzz_<harness> (built with configure CC=clang --enable-fuzzing):
 #     1. replays tests/fuzz/regressions/<harness>/ (inputs that once crashed);
 #     2. fuzzes for N seconds (default: $FUZZ_SECONDS, else 20) starting from the
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 seconds=${seconds:-20}
 workdir=${workdir:-$builddir/fuzz-work}
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(config keytab apreq identity enctype)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(config keytab apreq identity identity_rules enctype)
 case $seconds in ''|*[!0-9]*) echo "run.sh: --seconds wants a number, got '$seconds'" >&2; exit 2 ;; esac
 
 # Sanitizer settings: every report is fatal; leaks count.

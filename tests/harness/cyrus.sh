@@ -207,13 +207,12 @@ EOF
     # imapd.conf only.
     # A plugin built with --enable-sanitizers needs ASan's runtime loaded first
     # (and Cyrus's own leaks are not ours to report).
+    # The syslog shim itself is instrumented in a --enable-sanitizers tree.
     local asan="" so
-    if [ -n "$plugin_dir" ]; then
-        for so in "$plugin_dir"/*.so; do
-            asan=$(ldd "$so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
-            [ -z "$asan" ] || break
-        done
-    fi
+    for so in "$shim" ${plugin_dir:+"$plugin_dir"/*.so}; do
+        asan=$(ldd "$so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+        [ -z "$asan" ] || break
+    done
     local envs=(LD_PRELOAD="${asan:+$asan:}$shim" SYSLOG2FILE="$CYRUS_LOG" KRB5_CONFIG="$KRB5_CONFIG"
         KRB5RCACHEDIR="$KRB5RCACHEDIR" KRB5_KTNAME="$KRB5_KTNAME")
     [ -z "$asan" ] || envs+=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")

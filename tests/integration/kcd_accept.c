@@ -88,6 +88,8 @@ main(int argc, char **argv)
                                  &out, NULL, NULL, NULL);
     if (GSS_ERROR(maj)) {
         gss_fail("gss_accept_sec_context", maj, min);
+        gss_delete_sec_context(&min, &ctx, GSS_C_NO_BUFFER);   /* SPNEGO keeps a partial context */
+        gss_release_buffer(&min, &out);
         gss_release_cred(&min, &cred);
         free(tok);
         return 1;

@@ -1004,6 +1004,8 @@ unwritable_directory_is_named_as_the_problem(void **state)
         if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
             _exit(2);
         rc = mailsso_keytab_write(path, kt, &o, &err);
+        mailsso_keytab_free(kt);
+        free(dir);   /* the child's copy: leak checkers follow the fork */
         if (write(p[1], err.message, strlen(err.message) + 1) < 0)
             _exit(3);
         _exit(rc == MAILSSO_E_IO ? 0 : 4);
