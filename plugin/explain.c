@@ -348,6 +348,16 @@ msp_explain(const sasl_utils_t *utils, const msp_failure *f)
                      "msDS-SupportedEncryptionTypes, then re-export the keytab), or widen enctypes "
                      "in mailsso.conf (RC4: \"aes rc4\"; DES/3DES are never accepted)",
                      ours_t ? (a ? a->server : "the service account") : "the client account");
+        } else if (a != NULL && host_permits(te) == 0) {
+            /* (MIT says "not permitted" when the credential names one
+             * principal, "cannot decrypt" when it scans the keytab) */
+            snprintf(cause, sizeof(cause), "enctype refused by the host: the ticket's enctype %s "
+                     "is not in permitted_enctypes of the server's krb5.conf (or the system crypto "
+                     "policy), so MIT does not use the keytab key",
+                     mailsso_enctype_describe(te, d, sizeof(d)));
+            snprintf(fix, sizeof(fix), "add %s to permitted_enctypes in the server's krb5.conf, "
+                     "or give the service account keys of a permitted enctype and re-export the "
+                     "keytab", mailsso_enctype_name(te) ? mailsso_enctype_name(te) : "the enctype");
         } else {
             snprintf(cause, sizeof(cause), "enctype refused by the host's Kerberos library "
                      "settings (krb5.conf permitted_enctypes / crypto policy): ticket %s, session "

@@ -21,6 +21,8 @@
  *
  *   The plugin never calls exit(), never changes the environment, and keeps
  *   no process-wide GSS/krb5 state: each service has its own credential.
+ *   It holds one private krb5_context for its lifetime, unused, so that
+ *   MIT's GSS calls inside a login find krb5.conf already parsed.
  *
  * DIAGNOSTICS
  *   Lines start with "mailsso:". Failures and self-check problems are
@@ -121,6 +123,8 @@ plugin_free(void *glob_context, const sasl_utils_t *utils)
     free(pl->g.default_realm);
     free(pl->g.selfcheck);
     free(pl->g.summary);
+    if (pl->g.profile_hold != NULL)
+        krb5_free_context(pl->g.profile_hold);
     pthread_mutex_destroy(&pl->g.lock);
     free(pl);
 }
@@ -305,7 +309,9 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_versio
             pl->g.default_realm = strdup(realm);
             krb5_free_default_realm(kctx, realm);
         }
-        krb5_free_context(kctx);
+        /* Kept until mech_free only to keep krb5.conf parsed (plugin.h);
+         * no thread uses it after this point. */
+        pl->g.profile_hold = kctx;
     }
     pl->g.audit_level = parse_audit_level(mailsso_config_get_string(pl->g.cfg, NULL, "audit_level"),
                                           mailsso_config_get_string(pl->g.cfg, NULL, "log_level"));

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include <gssapi/gssapi.h>
+#include <krb5/krb5.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 
@@ -39,12 +40,6 @@
 #define MSP_LOG_PREFIX "mailsso"
 #define MSP_MAX_SSF 256
 
-/* A reference-counted acceptor credential. */
-typedef struct msp_cred {
-    gss_cred_id_t cred;
-    unsigned refs;          /* guarded by the global mutex */
-} msp_cred;
-
 /* Fingerprint of a keytab file: a change means "re-acquire". */
 typedef struct msp_ktstamp {
     int valid;
@@ -53,6 +48,20 @@ typedef struct msp_ktstamp {
     off_t size;
     struct timespec mtime;
 } msp_ktstamp;
+
+/* A reference-counted acceptor credential, with the principals its keytab
+ * held when it was acquired (see msp_cred_covers()). */
+typedef struct msp_cred {
+    gss_cred_id_t cred;
+    unsigned refs;          /* guarded by the global mutex */
+    msp_ktstamp stamp;      /* keytab stamp taken before the principals were read */
+    char **principals;      /* distinct principals with a key; NULL: not known */
+    size_t n_principals;
+    gss_cred_id_t *named;   /* [n_principals]: credential for that principal only, or
+                             * GSS_C_NO_CREDENTIAL until first needed (lock) */
+    char *covers_fqdn;      /* cache of msp_cred_covers() for one server FQDN (lock) */
+    int covers;
+} msp_cred;
 
 typedef struct msp_realm_policy {
     char *realm;
@@ -93,6 +102,14 @@ typedef struct msp_global {
     char *selfcheck;                 /* start-up problems, re-logged on the first connection */
     char *summary;                   /* "plugin ready" line, likewise */
     int selfcheck_logged;
+    /* Held only so that MIT keeps krb5.conf parsed: its GSS library creates
+     * a krb5_context inside accept, display_name, inquire and release_name
+     * and re-reads krb5.conf whenever no other context is alive (the parsed
+     * profile is shared between live contexts and still re-read when the
+     * file changes). Created in sasl_server_plug_init, freed in mech_free;
+     * never used for anything else, so threads never share it. NULL if
+     * krb5_init_context failed (logins then only cost more). */
+    krb5_context profile_hold;
 } msp_global;
 
 enum { MSP_AUTHNEG = 1, MSP_SSFCAP, MSP_SSFREQ, MSP_DONE, MSP_FAILED };
@@ -108,6 +125,8 @@ typedef struct msp_conn {
     const sasl_utils_t *utils;
     msp_service *svc;
     msp_cred *cred;
+    gss_cred_id_t acc_cred;          /* cred->cred, or a msp_cred_named() one (owned by cred) */
+    int named_target;                /* acc_cred is for exactly apreq.server */
     gss_ctx_id_t ctx;
     gss_name_t client_name;
     OM_uint32 ret_flags;
@@ -119,7 +138,11 @@ typedef struct msp_conn {
     char *principal;                 /* authenticated principal, display form */
     char plog[MAILSSO_APREQ_NAME_MAX]; /* the same, sanitised for log lines */
     char *mailbox;                   /* mapped name */
-    char target[MAILSSO_APREQ_NAME_MAX]; /* the ticket's server principal (authenticated) */
+    char target[MAILSSO_APREQ_NAME_MAX]; /* the ticket's server principal: from the context
+                                          * (MIT: the keytab principal whose key decrypted
+                                          * it), proven by a msp_cred_named() credential, or,
+                                          * when msp_cred_covers(), a keytab principal
+                                          * (step.c covered_target) */
     int32_t ticket_etype;
     int32_t session_etype;
     unsigned char offered;           /* layers offered in SSFCAP */
@@ -167,6 +190,17 @@ int msp_service_get(msp_global *g, const sasl_utils_t *utils, const char *name,
 int msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cred **cred_out,
                  mailsso_error *err, mailsso_diag *diag);
 void msp_cred_put(msp_global *g, msp_cred *cred);
+/* 1 if every principal with a key in cred's keytab is accepted for svc on
+ * host fqdn and the keytab file is still the one cred was acquired from:
+ * then any ticket MIT accepted with cred is for an accepted name and the
+ * per-login target-name check can be skipped. 0: do the check. */
+int msp_cred_covers(msp_global *g, const msp_service *svc, msp_cred *cred, const char *fqdn);
+/* 1 and *gcred_out (owned by cred: valid while the caller holds cred) if
+ * principal is in cred's keytab and accepted for svc on host fqdn: a
+ * credential whose accept only succeeds for tickets really for principal
+ * (it only tries that principal's keys). 0: use cred->cred and check. */
+int msp_cred_named(msp_global *g, msp_service *svc, msp_cred *cred, const char *principal,
+                   const char *fqdn, gss_cred_id_t *gcred_out);
 void msp_services_free(msp_global *g);
 /* 1 if principal (display form) is accepted for svc on host fqdn. */
 int msp_accept_name_ok(const msp_service *svc, const char *fqdn, const char *principal);

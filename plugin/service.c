@@ -18,6 +18,34 @@
  *   gss_accept_sec_context, so a ticket for a name outside the list is
  *   refused even when the keytab holds its key, and the refusal names both.
  *
+ *   That check costs three GSS calls per login, so it is skipped when it
+ *   cannot fail (msp_cred_covers): when the credential is acquired, the
+ *   distinct principals of the keytab are listed; if every one of them is
+ *   accepted for the service and server name, and the keytab file is still
+ *   the one that was listed (same stamp, checked after the accept), every
+ *   ticket MIT accepted was decrypted with the key of an accepted principal
+ *   -- MIT's acceptor with GSS_C_NO_NAME only tries keys of the keytab, and
+ *   the ticket's encrypted part can only be made by someone holding that
+ *   key (the KDC). The ticket's cleartext server name is never trusted for
+ *   this decision. (As always with Kerberos, principals that share one key,
+ *   e.g. several SPNs of one AD account, cannot be told apart.)
+ *
+ *   When the keytab also holds names that are not accepted (one file for
+ *   smtp, imap and pop), msp_cred_named() gives a credential for exactly
+ *   the principal the ticket names (read from the AP-REQ, unauthenticated),
+ *   if that principal is in the keytab and accepted: MIT then decrypts the
+ *   ticket only with that principal's key, so a ticket whose cleartext name
+ *   was changed from a refused principal to an accepted one fails to
+ *   decrypt. A successful accept thus proves the ticket is for the name we
+ *   checked, and the per-login check is skipped. (Verified against MIT
+ *   1.20 with forged AP-REQs: a smtp/ ticket relabelled imap/ fails to
+ *   decrypt; relabelled to a name the keytab lacks, MIT decrypts it with
+ *   the smtp/ key and gss_inquire_context reports smtp/, which the
+ *   per-login check refuses.) Such credentials belong to
+ *   the msp_cred of the keytab generation they were acquired for and go
+ *   with it. Anything else (name not in the keytab, not accepted, no AP-REQ
+ *   in the first token) uses the general credential and the per-login check.
+ *
  *   Credentials are cached per service and re-acquired when the keytab's
  *   (device, inode, size, mtime) change, so a rotated keytab is used by the
  *   next login without a restart. The enctype policy is applied to the
@@ -108,10 +136,27 @@ dupstr(const char *s)
 }
 
 static void
-service_free(msp_service *svc)
+cred_free(msp_cred *c)
 {
     OM_uint32 minor;
 
+    if (c == NULL)
+        return;
+    (void)gss_release_cred(&minor, &c->cred);
+    for (size_t i = 0; i < c->n_principals; i++) {
+        free(c->principals[i]);
+        if (c->named != NULL && c->named[i] != GSS_C_NO_CREDENTIAL)
+            (void)gss_release_cred(&minor, &c->named[i]);
+    }
+    free(c->principals);
+    free(c->named);
+    free(c->covers_fqdn);
+    free(c);
+}
+
+static void
+service_free(msp_service *svc)
+{
     if (svc == NULL)
         return;
     free(svc->name);
@@ -128,11 +173,8 @@ service_free(msp_service *svc)
     free(svc->accept);
     mailsso_enctype_policy_free(svc->policy);
     mailsso_identity_rules_free(svc->rules);
-    if (svc->cred != NULL) {
-        /* Only called from mech_free: no connection holds a reference. */
-        (void)gss_release_cred(&minor, &svc->cred->cred);
-        free(svc->cred);
-    }
+    /* Only called from mech_free: no connection holds a reference. */
+    cred_free(svc->cred);
     free(svc);
 }
 
@@ -320,17 +362,131 @@ policy_enctypes(const msp_service *svc, krb5_enctype *out, size_t max)
     return n;
 }
 
+static int acquire(msp_service *svc, const char *principal, gss_cred_id_t *cred_out,
+                   mailsso_error *err, mailsso_diag *diag);
+
 static void
 cred_unref_locked(msp_cred *c)
 {
-    OM_uint32 minor;
-
     if (c == NULL)
         return;
-    if (--c->refs == 0) {
-        (void)gss_release_cred(&minor, &c->cred);
-        free(c);
+    if (--c->refs == 0)
+        cred_free(c);
+}
+
+/* The distinct principals of the keytab file into c; on any error c keeps
+ * principals == NULL ("not known": every login is checked). */
+static void
+list_principals(const char *path, msp_cred *c)
+{
+    mailsso_keytab *kt = NULL;
+    mailsso_error err = MAILSSO_ERROR_INIT;
+    char **list = NULL;
+    size_t n = 0;
+
+    if (path == NULL || mailsso_keytab_read(path, &kt, &err) != 0)
+        return;
+    list = calloc(kt->n_entries ? kt->n_entries : 1, sizeof(char *));
+    if (list == NULL)
+        goto cleanup;
+    for (size_t i = 0; i < kt->n_entries; i++) {
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (strcmp(list[k], kt->entries[i].principal) == 0)
+                break;
+        if (k < n)
+            continue;
+        list[n] = strdup(kt->entries[i].principal);
+        if (list[n] == NULL)
+            goto cleanup;
+        n++;
     }
+    c->named = calloc(n ? n : 1, sizeof(gss_cred_id_t));    /* all GSS_C_NO_CREDENTIAL */
+    if (c->named == NULL)
+        goto cleanup;
+    c->principals = list;
+    c->n_principals = n;
+    list = NULL;
+    n = 0;
+
+cleanup:
+    for (size_t i = 0; list != NULL && i < n; i++)
+        free(list[i]);
+    free(list);
+    mailsso_keytab_free(kt);
+}
+
+int
+msp_cred_named(msp_global *g, msp_service *svc, msp_cred *cred, const char *principal,
+               const char *fqdn, gss_cred_id_t *gcred_out)
+{
+    size_t i;
+    gss_cred_id_t gc = GSS_C_NO_CREDENTIAL;
+    mailsso_error err = MAILSSO_ERROR_INIT;
+    mailsso_diag diag;
+
+    if (cred == NULL || cred->principals == NULL || principal == NULL || principal[0] == '\0')
+        return 0;
+    for (i = 0; i < cred->n_principals; i++)
+        if (strcmp(cred->principals[i], principal) == 0)
+            break;
+    if (i == cred->n_principals || !msp_accept_name_ok(svc, fqdn, principal))
+        return 0;
+    pthread_mutex_lock(&g->lock);
+    gc = cred->named[i];
+    pthread_mutex_unlock(&g->lock);
+    if (gc == GSS_C_NO_CREDENTIAL) {
+        /* acquire outside the lock; a racing thread may do the same */
+        if (acquire(svc, principal, &gc, &err, &diag) != 0)
+            return 0;       /* the general credential and the per-login check take over */
+        pthread_mutex_lock(&g->lock);
+        if (cred->named[i] == GSS_C_NO_CREDENTIAL) {
+            cred->named[i] = gc;
+            gc = GSS_C_NO_CREDENTIAL;
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (gc != GSS_C_NO_CREDENTIAL) {
+            OM_uint32 minor;
+            (void)gss_release_cred(&minor, &gc);
+        }
+        pthread_mutex_lock(&g->lock);
+        gc = cred->named[i];
+        pthread_mutex_unlock(&g->lock);
+    }
+    *gcred_out = gc;
+    return 1;
+}
+
+int
+msp_cred_covers(msp_global *g, const msp_service *svc, msp_cred *cred, const char *fqdn)
+{
+    msp_ktstamp now;
+    int ok;
+
+    if (cred == NULL || cred->principals == NULL || svc->keytab_path == NULL ||
+        !cred->stamp.valid)
+        return 0;
+    if (fqdn == NULL)
+        fqdn = "";
+    pthread_mutex_lock(&g->lock);
+    if (cred->covers_fqdn != NULL && strcmp(cred->covers_fqdn, fqdn) == 0) {
+        ok = cred->covers;
+    } else {
+        ok = cred->n_principals > 0;
+        for (size_t i = 0; ok && i < cred->n_principals; i++)
+            ok = msp_accept_name_ok(svc, fqdn, cred->principals[i]);
+        free(cred->covers_fqdn);
+        cred->covers_fqdn = strdup(fqdn);     /* NULL: no cache, computed again */
+        cred->covers = ok;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!ok)
+        return 0;
+    /* MIT read the keytab during the accept: it must still be the file whose
+     * principals were listed (a rotation in between falls back to the check). */
+    if (msp_ktstamp_read(svc->keytab_path, &now, NULL) != 0 || !ktstamp_equal(&now, &cred->stamp))
+        return 0;
+    return 1;
 }
 
 void
@@ -343,9 +499,13 @@ msp_cred_put(msp_global *g, msp_cred *cred)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* The acceptor credential from the service's keytab: for every key of it
+ * (principal NULL) or for the keys of one principal only. */
 static int
-acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_diag *diag)
+acquire(msp_service *svc, const char *principal, gss_cred_id_t *cred_out, mailsso_error *err,
+        mailsso_diag *diag)
 {
+    gss_name_t desired = GSS_C_NO_NAME;
     gss_key_value_element_desc el[2];
     gss_key_value_set_desc store;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
@@ -369,8 +529,23 @@ acquire(msp_service *svc, gss_cred_id_t *cred_out, mailsso_error *err, mailsso_d
      * i.e. the default keytab. */
     mechs.count = 2;
     mechs.elements = oids;
-    major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
+    if (principal != NULL) {
+        gss_buffer_desc nb;
+        nb.value = (void *)principal;
+        nb.length = strlen(principal);
+        major = gss_import_name(&minor, &nb, GSS_KRB5_NT_PRINCIPAL_NAME, &desired);
+        if (GSS_ERROR(major)) {
+            mailsso_diag_gss(major, minor, diag);
+            return mailsso_error_set(err, MAILSSO_E_GSS, "service %s: cannot import principal "
+                                     "name %s: %s", svc->name, principal, diag->code_text);
+        }
+    }
+    major = gss_acquire_cred_from(&minor, desired, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
                                   &store, &cred, NULL, NULL);
+    if (desired != GSS_C_NO_NAME) {
+        OM_uint32 m2;
+        (void)gss_release_name(&m2, &desired);
+    }
     if (GSS_ERROR(major)) {
         mailsso_diag_gss(major, minor, diag);
         return mailsso_error_set(err, MAILSSO_E_GSS,
@@ -440,7 +615,7 @@ msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cre
 
     /* Acquire outside the lock; a racing thread may do the same, the last
      * one installs its credential and both are correct. */
-    ret = acquire(svc, &gcred, err, diag);
+    ret = acquire(svc, NULL, &gcred, err, diag);
     if (ret != 0)
         return ret;
     fresh = calloc(1, sizeof(*fresh));
@@ -451,17 +626,17 @@ msp_cred_get(msp_global *g, msp_service *svc, const sasl_utils_t *utils, msp_cre
     }
     fresh->cred = gcred;
     fresh->refs = 2;            /* the cache and the caller */
+    fresh->stamp = now;
+    /* listed after the stamp was taken: a change in between makes the stamps
+     * differ at the next login, which then re-acquires */
+    list_principals(svc->keytab_path, fresh);
     pthread_mutex_lock(&g->lock);
     if (svc->cred != NULL && ktstamp_equal(&svc->stamp, &now)) {
         /* another thread installed a credential for this very file meanwhile */
         svc->cred->refs++;
         *cred_out = svc->cred;
         pthread_mutex_unlock(&g->lock);
-        {
-            OM_uint32 minor;
-            (void)gss_release_cred(&minor, &fresh->cred);
-            free(fresh);
-        }
+        cred_free(fresh);
         return 0;
     }
     replaced = svc->cred != NULL;

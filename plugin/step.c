@@ -75,6 +75,7 @@ msp_mech_new(void *glob_context, sasl_server_params_t *sparams, const char *chal
     c->g = g;
     c->utils = sparams->utils;
     c->ctx = GSS_C_NO_CONTEXT;
+    c->acc_cred = GSS_C_NO_CREDENTIAL;
     c->client_name = GSS_C_NO_NAME;
     c->layer = MSP_LAYER_NONE;
     msp_selfcheck_relog(g, sparams->utils);
@@ -91,10 +92,12 @@ msp_mech_dispose(void *conn_context, const sasl_utils_t *utils)
     (void)utils;
     if (c == NULL)
         return;
-    if (c->ctx != GSS_C_NO_CONTEXT)
-        (void)gss_delete_sec_context(&minor, &c->ctx, GSS_C_NO_BUFFER);
+    /* The name before the context: while the context is alive, MIT's
+     * release_name finds krb5.conf still parsed (see profile_hold). */
     if (c->client_name != GSS_C_NO_NAME)
         (void)gss_release_name(&minor, &c->client_name);
+    if (c->ctx != GSS_C_NO_CONTEXT)
+        (void)gss_delete_sec_context(&minor, &c->ctx, GSS_C_NO_BUFFER);
     msp_cred_put(c->g, c->cred);
     free(c->principal);
     free(c->mailbox);
@@ -210,6 +213,24 @@ etype_text(int32_t e, char *buf, size_t size)
     return mailsso_enctype_describe(e, buf, size);
 }
 
+/* The ticket's server principal when msp_cred_covers() said every key of the
+ * keytab belongs to an accepted name: the only principal of the keytab (the
+ * only one whose key can have decrypted the ticket), else the name the
+ * ticket carries if the keytab holds it (for the audit line only: the
+ * decision does not depend on it). NULL: ask the context. */
+static char *
+covered_target(const msp_conn *c)
+{
+    const msp_cred *cr = c->cred;
+
+    if (cr->n_principals == 1)
+        return strdup(cr->principals[0]);
+    for (size_t i = 0; c->have_apreq && i < cr->n_principals; i++)
+        if (strcmp(cr->principals[i], c->apreq.server) == 0)
+            return strdup(c->apreq.server);
+    return NULL;
+}
+
 /* Checks once the context is complete. Returns SASL_OK or a failure code. */
 static int
 finish_context(msp_conn *c, sasl_server_params_t *p)
@@ -232,12 +253,20 @@ finish_context(msp_conn *c, sasl_server_params_t *p)
         return fail(c, &f, SASL_BADAUTH);
     }
 
-    /* 1. the service name the ticket was for (authenticated: from the context) */
-    major = gss_inquire_context(&minor, c->ctx, NULL, &target, NULL, NULL, NULL, NULL, NULL);
-    if (!GSS_ERROR(major) && target != GSS_C_NO_NAME)
-        tname = display_name(target);
-    if (target != GSS_C_NO_NAME)
-        (void)gss_release_name(&minor, &target);
+    /* 1. the service name the ticket was for (authenticated: from the
+     *    context, proven by a credential for that name only, or known to be
+     *    accepted whatever it is: msp_cred_covers) */
+    if (c->named_target)
+        tname = strdup(c->apreq.server);     /* decrypted with that principal's key */
+    else if (msp_cred_covers(c->g, c->svc, c->cred, p->serverFQDN))
+        tname = covered_target(c);
+    if (tname == NULL) {
+        major = gss_inquire_context(&minor, c->ctx, NULL, &target, NULL, NULL, NULL, NULL, NULL);
+        if (!GSS_ERROR(major) && target != GSS_C_NO_NAME)
+            tname = display_name(target);
+        if (target != GSS_C_NO_NAME)
+            (void)gss_release_name(&minor, &target);
+    }
     if (tname == NULL && c->have_apreq)
         tname = strdup(c->apreq.server);
     mailsso_log_sanitize(tname ? tname : "", tname ? strlen(tname) : 0, c->target,
@@ -408,9 +437,19 @@ step_authneg(msp_conn *c, sasl_server_params_t *p, const char *in, unsigned inle
         return fail(c, &f, SASL_FAIL);
     }
 
+    if (c->acc_cred == GSS_C_NO_CREDENTIAL) {
+        /* A keytab that also holds names we do not accept: accept with a
+         * credential for just the (accepted) name the ticket carries, which
+         * proves that name (service.c, msp_cred_named). Keytabs whose every
+         * name is accepted need no proof (msp_cred_covers). */
+        c->acc_cred = c->cred->cred;
+        if (c->have_apreq && c->cred->n_principals > 1 &&
+            msp_cred_named(c->g, c->svc, c->cred, c->apreq.server, p->serverFQDN, &c->acc_cred))
+            c->named_target = 1;
+    }
     itok.value = (void *)in;
     itok.length = inlen;
-    major = gss_accept_sec_context(&minor, &c->ctx, c->cred->cred, &itok,
+    major = gss_accept_sec_context(&minor, &c->ctx, c->acc_cred, &itok,
                                    GSS_C_NO_CHANNEL_BINDINGS,
                                    c->client_name == GSS_C_NO_NAME ? &c->client_name : NULL,
                                    &mech, &otok, &c->ret_flags, NULL, NULL);

@@ -44,4 +44,18 @@ check_grep "... and the log says so" 'keytab FILE:.*mail.keytab from krb5 defaul
 CONF=$T/absent.conf
 check_refused "an explicitly named mailsso.conf that is missing fails every login, saying so" \
     'absent.conf' imap --opt "keytab=$KEYTAB"
+
+# A keytab holding only accepted names lets the plugin skip the per-login target-name
+# check (msp_cred_covers); that must depend on the server name of each connection.
+CONF=$T/mailsso.conf
+kdc_admin "ktadd -k $T/imap-only.keytab -norandkey imap/mail.example.test" >/dev/null
+chmod 644 "$T/imap-only.keytab"
+PLUGIN_KEYTAB=$T/imap-only.keytab plugin_conf ''
+check_login "a keytab holding only the accepted imap/mail.example.test logs in (3 logins)" \
+    imap --count 3
+check_grep "... and the audit line names the ticket" \
+    'service=imap .*ticket=imap/mail.example.test@EXAMPLE.TEST kvno=' "$T/last.log"
+check_refused "the same keytab on mx1 still refuses the shared name (@hostbased = imap/mx1)" \
+    'ticket is for imap/mail.example.test@EXAMPLE.TEST, which this service does not accept' \
+    imap --server-fqdn mx1.example.test
 harness_finish

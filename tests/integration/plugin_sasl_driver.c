@@ -24,6 +24,13 @@
  *                 odd-sized pieces) and compare.
  *   --replay      after a successful login, feed the client's first token to
  *                 a new server connection (must fail as a replay).
+ *   --raw-token FILE  no client: feed FILE's bytes (any bytes, hostile input)
+ *                 to one server connection as the initial token (and, while
+ *                 the mechanism asks for more, as the next tokens: at most 3
+ *                 "RAW continue" steps); prints "RAW refused code=N" (exit 0)
+ *                 or "RAW accepted code=N" (exit 2: the plugin took garbage).
+ *   --save-token FILE  write the client's initial token of the first login
+ *                 to FILE (material for --raw-token).
  *   --client-time-offset S  the client process sees the clock shifted by S
  *                 seconds (gettimeofday/clock_gettime/time are interposed).
  *   --count N     N logins in sequence in the same server process.
@@ -77,6 +84,8 @@ static unsigned min_ssf = 0, max_ssf = 256, client_max_ssf = 256, maxbuf = 65536
 static int count = 1, do_data, do_replay, seconds, pause_ms, threads;
 static const char *allow_proxy;
 static const char *server_krb5_config;
+static const char *raw_token_path;
+static const char *save_token_path;
 static long client_time_offset;
 static int time_shift_active;
 
@@ -487,6 +496,14 @@ server_login(int fd, char **first_token, size_t *first_len)
     chosen = frame;
     data = frame + strlen(frame) + 1;
     dlen = flen - strlen(frame) - 1;
+    if (save_token_path != NULL) {
+        FILE *f = fopen(save_token_path, "wb");
+        if (f != NULL) {
+            fwrite(data, 1, dlen, f);
+            fclose(f);
+        }
+        save_token_path = NULL;
+    }
     if (first_token != NULL) {
         *first_token = malloc(dlen ? dlen : 1);
         memcpy(*first_token, data, dlen);
@@ -575,6 +592,50 @@ server_replay(const char *token, size_t len)
     else
         printf("REPLAY refused code=%d\n", r);
     sasl_dispose(&conn);
+    return (r == SASL_OK || r == SASL_CONTINUE) ? 2 : 0;
+}
+
+/* --raw-token: FILE's bytes as the initial token of one server connection. */
+static int
+server_raw(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    sasl_conn_t *conn = NULL;
+    const char *out;
+    unsigned outlen;
+    int r;
+
+    if (f == NULL)
+        return 1;
+    fseek(f, 0, SEEK_END);
+    len = (size_t)ftell(f);
+    rewind(f);
+    buf = malloc(len ? len : 1);
+    if (buf == NULL || fread(buf, 1, len, f) != len) {
+        fclose(f);
+        free(buf);
+        return 1;
+    }
+    fclose(f);
+    if (sasl_server_new(service, server_fqdn, NULL, "127.0.0.1;25", "127.0.0.1;40002", NULL, 0,
+                        &conn) != SASL_OK) {
+        free(buf);
+        return 1;
+    }
+    r = sasl_server_start(conn, mech, len ? buf : NULL, (unsigned)len, &out, &outlen);
+    /* The mechanism asked for more: play on with the same bytes (a client
+     * that only has garbage); it must refuse within a few steps. */
+    for (int step = 0; step < 3 && r == SASL_CONTINUE; step++) {
+        printf("RAW continue step=%d out_bytes=%u\n", step, outlen);
+        r = sasl_server_step(conn, len ? buf : NULL, (unsigned)len, &out, &outlen);
+    }
+    printf("RAW %s code=%d bytes=%zu detail=%s\n",
+           (r == SASL_OK || r == SASL_CONTINUE) ? "accepted" : "refused", r, len,
+           r == SASL_OK || r == SASL_CONTINUE ? "" : sasl_errdetail(conn));
+    sasl_dispose(&conn);
+    free(buf);
     return (r == SASL_OK || r == SASL_CONTINUE) ? 2 : 0;
 }
 
@@ -747,6 +808,8 @@ main(int argc, char **argv)
         else if (ARG("--client-time-offset")) client_time_offset = atol(v);
         else if (ARG("--allow-proxy")) allow_proxy = v;
         else if (ARG("--server-krb5-config")) server_krb5_config = v;
+        else if (ARG("--raw-token")) raw_token_path = v;
+        else if (ARG("--save-token")) save_token_path = v;
         else if (ARG("--opt")) {
             char *eq = strchr(v, '=');
             if (eq == NULL || n_opts >= MAX_OPTS)
@@ -773,6 +836,14 @@ main(int argc, char **argv)
     scbs[5] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
     if (threads > 0)
         return threads_main(scbs);
+    if (raw_token_path != NULL) {
+        int r;
+        if (sasl_server_init(scbs, "mailsso-test") != SASL_OK)
+            return 1;
+        r = server_raw(raw_token_path);
+        sasl_server_done();
+        return r;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return 1;
     pid = fork();
