@@ -107,9 +107,10 @@ kcd_stats_json(void)
     len += (size_t)snprintf(buf + len, size - len,
                             "{\"status\":\"ok\",\"requests\":%llu,\"allowed\":%llu,"
                             "\"cache_hits\":%llu,\"kdc_calls\":%llu,\"crl_fetches\":%llu,"
-                            "\"failures\":{",
+                            "\"verify_cache_hits\":%llu,\"failures\":{",
                             kcd_stats.requests, kcd_stats.ok, kcd_stats.cache_hits,
-                            kcd_stats.kdc_calls, kcd_stats.crl_fetches);
+                            kcd_stats.kdc_calls, kcd_stats.crl_fetches,
+                            kcd_stats.verify_cache_hits);
     for (int i = 0; i < KCD_CAUSES_MAX && kcd_stats.cause[i] != NULL && len < size - 64; i++)
         len += (size_t)snprintf(buf + len, size - len, "%s\"%s\":%llu", i ? "," : "",
                                 kcd_stats.cause[i], kcd_stats.count[i]);

@@ -29,6 +29,16 @@
 
 enum { PENDING, READY, FAILED };
 
+/* What a FAILED entry replays: allocated only for failures, so a READY
+ * entry (the common case: one per cached user) does not carry ~2.6 KB of
+ * empty message buffers. */
+struct cached_failure {
+    int status;
+    const char *cause_name;          /* static */
+    char *message;
+    char *fix;
+};
+
 struct kcd_cache_entry {
     char *key;
     int state;
@@ -36,7 +46,7 @@ struct kcd_cache_entry {
     int refs;
     gss_cred_id_t cred;
     time_t expires;
-    kcd_result failure;              /* header unused */
+    struct cached_failure *failure;  /* FAILED entries only (NULL otherwise) */
     struct kcd_cache_entry *hnext;
     struct kcd_cache_entry *prev, *next;   /* LRU: head = most recent */
 };
@@ -78,6 +88,11 @@ entry_free(kcd_cache_entry *e)
     if (e == NULL)
         return;
     gss_release_cred(&minor, &e->cred);
+    if (e->failure != NULL) {
+        free(e->failure->message);
+        free(e->failure->fix);
+        free(e->failure);
+    }
     free(e->key);
     free(e);
 }
@@ -194,9 +209,9 @@ kcd_cache_acquire(kcd_cache *c, const char *key, time_t negative_ttl, kcd_cache_
         lru_unlink(c, e);
         lru_front(c, e);
         if (e->state == FAILED) {
-            kcd_fail(r, e->failure.status, e->failure.cause_name, "%s (cached for %llds)",
-                     e->failure.message, (long long)(e->expires - now));
-            kcd_fix(r, "%s", e->failure.fix);
+            kcd_fail(r, e->failure->status, e->failure->cause_name, "%s (cached for %llds)",
+                     e->failure->message, (long long)(e->expires - now));
+            kcd_fix(r, "%s", e->failure->fix);
             pthread_mutex_unlock(&c->lock);
             return -1;
         }
@@ -239,15 +254,30 @@ kcd_cache_acquire(kcd_cache *c, const char *key, time_t negative_ttl, kcd_cache_
         ref->cred = cred;
         ref->header = header;
     } else {
+        struct cached_failure *f = NULL;
         e->state = FAILED;
         e->expires = now + (negative_ttl > 0 ? negative_ttl : 0);
-        kcd_result_init(&e->failure);
-        e->failure.status = r->status;
-        e->failure.cause_name = r->cause_name;
-        mailsso_strlcpy(e->failure.message, r->message, sizeof(e->failure.message));
-        mailsso_strlcpy(e->failure.fix, r->fix, sizeof(e->failure.fix));
         e->refs--;
-        if (negative_ttl <= 0 && e->linked)
+        if (negative_ttl > 0) {
+            f = calloc(1, sizeof(*f));
+            if (f != NULL) {
+                f->status = r->status;
+                f->cause_name = r->cause_name;
+                f->message = strdup(r->message);
+                f->fix = strdup(r->fix);
+            }
+            if (f == NULL || f->message == NULL || f->fix == NULL) {
+                if (f != NULL) {
+                    free(f->message);
+                    free(f->fix);
+                    free(f);
+                }
+                f = NULL;
+            }
+        }
+        e->failure = f;
+        /* Nothing to replay (negative cache off, or no memory): forget it. */
+        if (f == NULL && e->linked)
             remove_entry(c, e);
     }
     pthread_cond_broadcast(&c->done);

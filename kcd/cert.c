@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <mailsso/diag.h>
@@ -54,6 +55,7 @@ struct kcd_certcheck {
     size_t n_inter_urls;
     ASN1_OBJECT **eku;
     size_t n_eku;
+    struct vcache *vc;                 /* verification cache; NULL when verify_cache_ttl = 0 */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -163,6 +165,183 @@ load_certs(const char *path, STACK_OF(X509) **out, mailsso_error *err)
     return 0;
 }
 
+/* ------------------------------------------------------------ verification cache
+ * Successful verifications, keyed by the SHA-256 of the exact header value
+ * received (so a hit skips URL-decoding and PEM parsing too). An entry is
+ * used only while now < expires (min of verify_cache_ttl, the notAfter of
+ * every certificate of the chain, and the time any CRL used is due for a
+ * refresh) and while the CRL store's generation is the one its CRLs were
+ * current at (any CRL load or failed refresh changes it; kcd_crl_get()
+ * reports when another thread changed the store in the middle of our
+ * series of CRL look-ups, and then nothing is stored). The
+ * runtime, and so this cache, is rebuilt on SIGHUP. Bounded to
+ * cache_max_entries with an LRU list; one mutex. Failures are not cached. */
+#define VC_BUCKETS 4096
+
+typedef struct vc_entry {
+    unsigned char key[32];
+    unsigned long long gen;
+    time_t expires;
+    time_t not_after;
+    char fingerprint[KCD_FPR_HEX];
+    const char *subject, *serial, *principal;    /* into text[] */
+    struct vc_entry *hnext, *prev, *next;
+    char text[];
+} vc_entry;
+
+struct vcache {
+    pthread_mutex_t lock;
+    size_t max, n;
+    vc_entry *buckets[VC_BUCKETS];
+    vc_entry *head, *tail;            /* LRU: head = most recent */
+};
+
+static unsigned
+vc_hash(const unsigned char key[32])
+{
+    return ((unsigned)key[0] | (unsigned)key[1] << 8 | (unsigned)key[2] << 16) % VC_BUCKETS;
+}
+
+static void
+vc_unlink(struct vcache *vc, vc_entry *e)
+{
+    vc_entry **pp = &vc->buckets[vc_hash(e->key)];
+    while (*pp != NULL && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp != NULL)
+        *pp = e->hnext;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        vc->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        vc->tail = e->prev;
+    vc->n--;
+}
+
+static void
+vc_front(struct vcache *vc, vc_entry *e)
+{
+    e->prev = NULL;
+    e->next = vc->head;
+    if (vc->head)
+        vc->head->prev = e;
+    vc->head = e;
+    if (vc->tail == NULL)
+        vc->tail = e;
+}
+
+static vc_entry *
+vc_find(struct vcache *vc, const unsigned char key[32])
+{
+    for (vc_entry *e = vc->buckets[vc_hash(key)]; e != NULL; e = e->hnext)
+        if (memcmp(e->key, key, 32) == 0)
+            return e;
+    return NULL;
+}
+
+static struct vcache *
+vc_new(size_t max)
+{
+    struct vcache *vc = calloc(1, sizeof(*vc));
+    if (vc == NULL)
+        return NULL;
+    pthread_mutex_init(&vc->lock, NULL);
+    vc->max = max > 0 ? max : 1;
+    return vc;
+}
+
+static void
+vc_free(struct vcache *vc)
+{
+    if (vc == NULL)
+        return;
+    for (vc_entry *e = vc->head, *n; e != NULL; e = n) {
+        n = e->next;
+        free(e);
+    }
+    pthread_mutex_destroy(&vc->lock);
+    free(vc);
+}
+
+/* 1 and info filled on a usable entry; 0 otherwise (a stale entry is dropped). */
+static int
+vc_lookup(struct vcache *vc, const unsigned char key[32], unsigned long long gen, time_t now,
+          kcd_cert_info *info)
+{
+    vc_entry *e;
+    int hit = 0;
+
+    pthread_mutex_lock(&vc->lock);
+    e = vc_find(vc, key);
+    if (e != NULL && (e->gen != gen || now >= e->expires)) {
+        vc_unlink(vc, e);
+        free(e);
+        e = NULL;
+    }
+    if (e != NULL) {
+        if (vc->head != e) {
+            vc_unlink(vc, e);
+            vc->n++;
+            vc_front(vc, e);
+            e->hnext = vc->buckets[vc_hash(key)];
+            vc->buckets[vc_hash(key)] = e;
+        }
+        memcpy(info->fingerprint, e->fingerprint, sizeof(info->fingerprint));
+        mailsso_strlcpy(info->subject, e->subject, sizeof(info->subject));
+        mailsso_strlcpy(info->serial, e->serial, sizeof(info->serial));
+        mailsso_strlcpy(info->principal, e->principal, sizeof(info->principal));
+        info->not_after = e->not_after;
+        info->crl_skipped = 0;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&vc->lock);
+    return hit;
+}
+
+static void
+vc_store(struct vcache *vc, const unsigned char key[32], unsigned long long gen, time_t expires,
+         const kcd_cert_info *info)
+{
+    size_t ls = strlen(info->subject) + 1, lr = strlen(info->serial) + 1,
+           lp = strlen(info->principal) + 1;
+    vc_entry *e = malloc(sizeof(*e) + ls + lr + lp), *old;
+
+    if (e == NULL)
+        return;                       /* only a lost optimisation */
+    memset(e, 0, sizeof(*e));
+    memcpy(e->key, key, 32);
+    e->gen = gen;
+    e->expires = expires;
+    e->not_after = info->not_after;
+    memcpy(e->fingerprint, info->fingerprint, sizeof(e->fingerprint));
+    memcpy(e->text, info->subject, ls);
+    memcpy(e->text + ls, info->serial, lr);
+    memcpy(e->text + ls + lr, info->principal, lp);
+    e->subject = e->text;
+    e->serial = e->text + ls;
+    e->principal = e->text + ls + lr;
+
+    pthread_mutex_lock(&vc->lock);
+    old = vc_find(vc, key);
+    if (old != NULL) {
+        vc_unlink(vc, old);
+        free(old);
+    }
+    while (vc->n >= vc->max && vc->tail != NULL) {
+        old = vc->tail;
+        vc_unlink(vc, old);
+        free(old);
+    }
+    e->hnext = vc->buckets[vc_hash(key)];
+    vc->buckets[vc_hash(key)] = e;
+    vc_front(vc, e);
+    vc->n++;
+    pthread_mutex_unlock(&vc->lock);
+}
+
 /* ------------------------------------------------------------ setup */
 int
 kcd_certcheck_new(const kcd_settings *s, kcd_crl_store *crls, kcd_certcheck **out,
@@ -231,6 +410,11 @@ kcd_certcheck_new(const kcd_settings *s, kcd_crl_store *crls, kcd_certcheck **ou
             goto fail;
         }
     }
+    if (s->verify_cache_ttl > 0) {
+        cc->vc = vc_new((size_t)(s->cache_size > 0 ? s->cache_size : 1));
+        if (cc->vc == NULL)
+            goto nomem;
+    }
     sk_X509_pop_free(roots, X509_free);
     *out = cc;
     return 0;
@@ -254,6 +438,7 @@ kcd_certcheck_free(kcd_certcheck *cc)
     for (size_t i = 0; i < cc->n_eku; i++)
         ASN1_OBJECT_free(cc->eku ? cc->eku[i] : NULL);
     free(cc->eku);
+    vc_free(cc->vc);
     free(cc);
 }
 
@@ -802,6 +987,43 @@ done:
     return rc;
 }
 
+static int
+check_thumbprints(kcd_certcheck *cc, const kcd_cert_info *info, kcd_result *r)
+{
+    for (size_t i = 0; i < cc->s->n_thumbprint_deny; i++) {
+        if (thumb_eq(info->fingerprint, cc->s->thumbprint_deny[i])) {
+            kcd_fail(r, KCD_FORBIDDEN, "thumbprint_denied",
+                     "certificate SHA-256 %s is in kcd.thumbprint_deny", info->fingerprint);
+            kcd_fix(r, "remove it from thumbprint_deny if it should be allowed again");
+            return -1;
+        }
+    }
+    if (cc->s->n_thumbprint_allow > 0) {
+        int found = 0;
+        for (size_t i = 0; i < cc->s->n_thumbprint_allow && !found; i++)
+            found = thumb_eq(info->fingerprint, cc->s->thumbprint_allow[i]);
+        if (!found) {
+            kcd_fail(r, KCD_FORBIDDEN, "thumbprint_not_allowed",
+                     "certificate SHA-256 %s is not in kcd.thumbprint_allow", info->fingerprint);
+            kcd_fix(r, "add the thumbprint to thumbprint_allow, or empty the list");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The gateway may have come up since the verdict was cached. */
+static int
+own_principal(const char *gateway, const kcd_cert_info *info, kcd_result *r)
+{
+    if (gateway == NULL || gateway[0] == '\0' || strcmp(info->principal, gateway) != 0)
+        return 0;
+    kcd_fail(r, KCD_FORBIDDEN, "own_principal",
+             "certificate maps to the gateway's own principal %s", gateway);
+    kcd_fix(r, "never issue user certificates naming a service account");
+    return -1;
+}
+
 /* ------------------------------------------------------------ main entry */
 int
 kcd_cert_verify(kcd_certcheck *cc, const char *pem, size_t len, const char *gateway,
@@ -819,8 +1041,26 @@ kcd_cert_verify(kcd_certcheck *cc, const char *pem, size_t len, const char *gate
     int rc = -1, stale = 0, missing = 0;
     const struct tm *tmp;
     struct tm tm;
+    unsigned char key[32];
+    unsigned long long gen = KCD_CRL_GEN_START;   /* CRL store generation the verdict rests on */
+    time_t now, cache_until;
 
     memset(info, 0, sizeof(*info));
+    if (cc->vc != NULL && len > 0 && len <= MAX_CERT_INPUT) {
+        now = time(NULL);
+        cache_until = now + (time_t)cc->s->verify_cache_ttl;
+        SHA256((const unsigned char *)pem, len, key);
+        if (vc_lookup(cc->vc, key, kcd_crl_generation(cc->crls), now, info)) {
+            /* Configuration-dependent checks are cheap: run them every time. */
+            if (check_thumbprints(cc, info, r) != 0 || own_principal(gateway, info, r) != 0)
+                return -1;
+            mailsso_strlcpy(r->principal, info->principal, sizeof(r->principal));
+            kcd_count(&kcd_stats.verify_cache_hits);
+            return 0;
+        }
+    } else {
+        cache_until = 0;
+    }
     leaf = parse_cert(pem, len, r);
     if (leaf == NULL)
         goto done;
@@ -841,31 +1081,23 @@ kcd_cert_verify(kcd_certcheck *cc, const char *pem, size_t len, const char *gate
         info->not_after = timegm(&tm);
     (void)tmp;
 
-    for (size_t i = 0; i < cc->s->n_thumbprint_deny; i++) {
-        if (thumb_eq(info->fingerprint, cc->s->thumbprint_deny[i])) {
-            kcd_fail(r, KCD_FORBIDDEN, "thumbprint_denied",
-                     "certificate SHA-256 %s is in kcd.thumbprint_deny", info->fingerprint);
-            kcd_fix(r, "remove it from thumbprint_deny if it should be allowed again");
-            goto done;
-        }
-    }
-    if (cc->s->n_thumbprint_allow > 0) {
-        int found = 0;
-        for (size_t i = 0; i < cc->s->n_thumbprint_allow && !found; i++)
-            found = thumb_eq(info->fingerprint, cc->s->thumbprint_allow[i]);
-        if (!found) {
-            kcd_fail(r, KCD_FORBIDDEN, "thumbprint_not_allowed",
-                     "certificate SHA-256 %s is not in kcd.thumbprint_allow", info->fingerprint);
-            kcd_fix(r, "add the thumbprint to thumbprint_allow, or empty the list");
-            goto done;
-        }
-    }
+    if (check_thumbprints(cc, info, r) != 0)
+        goto done;
 
     /* 1. chain, signatures, dates: no network. */
     memset(&st, 0, sizeof(st));
     if (run_verify(cc, leaf, NULL, &st, &chain) != 0) {
         chain_error(&st, r);
         goto done;
+    }
+    /* The verdict cannot outlive any certificate of the chain. */
+    for (int i = 0; i < sk_X509_num(chain); i++) {
+        time_t na;
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm) != 1)
+            continue;
+        na = timegm(&tm);
+        if (cache_until > na)
+            cache_until = na;
     }
     if (check_usage(cc, leaf, r) != 0)
         goto done;
@@ -883,7 +1115,10 @@ kcd_cert_verify(kcd_certcheck *cc, const char *pem, size_t len, const char *gate
             goto nomem;
         for (size_t i = 0; i < n_urls; i++) {
             char one[512] = "";
-            int g = kcd_crl_get(cc->crls, urls[i], crls, one, sizeof(one));
+            time_t due = 0;
+            int g = kcd_crl_get(cc->crls, urls[i], crls, &due, &gen, one, sizeof(one));
+            if (g == 0 && due > 0 && cache_until > due)
+                cache_until = due;
             if (g != 0) {
                 if (g == -2)
                     stale++;
@@ -917,6 +1152,10 @@ kcd_cert_verify(kcd_certcheck *cc, const char *pem, size_t len, const char *gate
     if (map_principal(cc, leaf, gateway, info, r) != 0)
         goto done;
     rc = 0;
+    /* Remember the verdict only when revocation was fully checked. */
+    if (cc->vc != NULL && !info->crl_skipped && stale == 0 && missing == 0 && n_urls > 0 &&
+        gen != KCD_CRL_GEN_START && gen != KCD_CRL_GEN_CHANGED && cache_until > time(NULL))
+        vc_store(cc->vc, key, gen, cache_until, info);
     goto done;
 
 nomem:

@@ -14,6 +14,12 @@
  *   against its issuer during chain verification, not here.
  *   Downloads happen under the store's lock: they are rare, and holding the
  *   lock makes concurrent misses for one URL one download.
+ *
+ *   The store's generation counter changes whenever a CRL is (re)loaded or
+ *   a refresh fails, and kcd_crl_get() tells until when the CRL it handed
+ *   out would be served again without a refresh; cert.c's verification
+ *   cache keeps a verdict only while both stay the same, so a revocation
+ *   the helper can see applies on the very next request.
  */
 #include <config.h>
 
@@ -47,6 +53,7 @@ struct kcd_crl_store {
     const kcd_settings *s;
     const mailsso_logger *lg;
     crl_entry *head;
+    unsigned long long generation;   /* bumped (atomically) on every load or failed refresh */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -192,9 +199,20 @@ asn1_epoch(const ASN1_TIME *t)
     return timegm(&tm);
 }
 
+/* When e stops being served as is (nextUpdate or crl_refresh); 0 = never. */
+static time_t
+due_time(const kcd_crl_store *cs, const crl_entry *e)
+{
+    time_t due = e->next_update;
+    if (cs->s->crl_refresh > 0 && (due == 0 || e->fetched + cs->s->crl_refresh < due))
+        due = e->fetched + (time_t)cs->s->crl_refresh;
+    return due;
+}
+
 /* With cs->lock held. */
 static int
-get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, size_t wsize)
+get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, time_t *due_out, char *why,
+           size_t wsize)
 {
     crl_entry *e;
     time_t now = time(NULL);
@@ -217,6 +235,8 @@ get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, si
     if (e->crl != NULL && (e->next_update == 0 || now < e->next_update) &&
         (cs->s->crl_refresh <= 0 || now - e->fetched < cs->s->crl_refresh)) {
         *crl_out = e->crl;
+        if (due_out != NULL)
+            *due_out = due_time(cs, e);
         return 0;
     }
     if (e->last_fail != 0 && now - e->last_fail < (cs->s->crl_retry > 0 ? cs->s->crl_retry : 0)) {
@@ -226,6 +246,7 @@ get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, si
         return e->crl ? -2 : -1;
     }
     if (download(cs, url, &fresh, err, sizeof(err)) != 0) {
+        __atomic_add_fetch(&cs->generation, 1, __ATOMIC_RELEASE);
         e->last_fail = now;
         mailsso_strlcpy(e->last_error, err, sizeof(e->last_error));
         mailsso_log(cs->lg, MAILSSO_LOG_WARN, "%s%s", err,
@@ -235,6 +256,7 @@ get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, si
         return e->crl ? -2 : -1;
     }
     X509_CRL_free(e->crl);
+    __atomic_add_fetch(&cs->generation, 1, __ATOMIC_RELEASE);
     e->crl = fresh;
     e->fetched = now;
     e->last_fail = 0;
@@ -244,18 +266,32 @@ get_locked(kcd_crl_store *cs, const char *url, X509_CRL **crl_out, char *why, si
                 url, X509_CRL_get_REVOKED(fresh) ? sk_X509_REVOKED_num(X509_CRL_get_REVOKED(fresh)) : 0,
                 e->next_update ? (long long)(e->next_update - now) : -1LL);
     *crl_out = e->crl;
+    if (due_out != NULL)
+        *due_out = due_time(cs, e);
     return 0;
 }
 
+unsigned long long
+kcd_crl_generation(kcd_crl_store *cs)
+{
+    /* Lock-free: a download may hold cs->lock for crl_timeout seconds. */
+    return __atomic_load_n(&cs->generation, __ATOMIC_ACQUIRE);
+}
+
 int
-kcd_crl_get(kcd_crl_store *cs, const char *url, STACK_OF(X509_CRL) *crls_out, char *why_buf,
-            size_t why_size)
+kcd_crl_get(kcd_crl_store *cs, const char *url, STACK_OF(X509_CRL) *crls_out, time_t *due_out,
+            unsigned long long *gen_io, char *why_buf, size_t why_size)
 {
     X509_CRL *crl = NULL;
-    int rc;
+    int rc, same;
 
     pthread_mutex_lock(&cs->lock);
-    rc = get_locked(cs, url, &crl, why_buf, why_size);
+    /* Did anybody else change the store since the caller's previous call? */
+    same = gen_io != NULL && *gen_io != KCD_CRL_GEN_CHANGED &&
+           (*gen_io == KCD_CRL_GEN_START || *gen_io == cs->generation);
+    rc = get_locked(cs, url, &crl, due_out, why_buf, why_size);
+    if (gen_io != NULL)
+        *gen_io = same ? cs->generation : KCD_CRL_GEN_CHANGED;
     if (crl != NULL) {
         X509_CRL_up_ref(crl);
         if (!sk_X509_CRL_push(crls_out, crl))
@@ -273,7 +309,7 @@ kcd_crl_prefetch(kcd_crl_store *cs, const char *const *urls, size_t n)
         X509_CRL *crl = NULL;
         char why[512];
         pthread_mutex_lock(&cs->lock);
-        if (get_locked(cs, urls[i], &crl, why, sizeof(why)) == -1)
+        if (get_locked(cs, urls[i], &crl, NULL, why, sizeof(why)) == -1)
             bad++;
         pthread_mutex_unlock(&cs->lock);
     }

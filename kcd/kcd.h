@@ -83,6 +83,7 @@ typedef struct kcd_settings {
     long long cache_max_lifetime;
     long long cache_margin;
     long long negative_ttl;
+    long long verify_cache_ttl;          /* 0: every request verifies in full */
 
     const char *log_level;
 } kcd_settings;
@@ -120,7 +121,7 @@ void kcd_fix(kcd_result *r, const char *fmt, ...) MAILSSO_PRINTF(2, 3);
 enum { KCD_CAUSES_MAX = 48 };
 typedef struct kcd_counters {
     pthread_mutex_t lock;
-    unsigned long long requests, ok, cache_hits, kdc_calls, crl_fetches;
+    unsigned long long requests, ok, cache_hits, kdc_calls, crl_fetches, verify_cache_hits;
     const char *cause[KCD_CAUSES_MAX];
     unsigned long long count[KCD_CAUSES_MAX];
 } kcd_counters;
@@ -140,9 +141,18 @@ void kcd_crl_store_free(kcd_crl_store *cs);
 int kcd_crl_prefetch(kcd_crl_store *cs, const char *const *urls, size_t n);
 /* Adds to crls_out (caller's stack, refs taken) the CRL for url, fetching or
  * refreshing it when needed. 0 ok, -1 unavailable (why in why_buf), -2
- * available but stale (nextUpdate passed, refresh failed). */
+ * available but stale (nextUpdate passed, refresh failed). On 0, *due_out
+ * (may be NULL) is when that CRL will next be refreshed (0: never).
+ * gen_io (may be NULL) tracks a series of calls: start it at
+ * KCD_CRL_GEN_START; after each call it holds the store's generation, or
+ * KCD_CRL_GEN_CHANGED once the store changed between two calls other than
+ * by this series' own downloads (then an earlier CRL may be outdated). */
+#define KCD_CRL_GEN_START (~0ULL - 1)
+#define KCD_CRL_GEN_CHANGED (~0ULL)
 int kcd_crl_get(kcd_crl_store *cs, const char *url, STACK_OF(X509_CRL) *crls_out,
-                char *why_buf, size_t why_size);
+                time_t *due_out, unsigned long long *gen_io, char *why_buf, size_t why_size);
+/* Changes whenever any CRL of the store is (re)loaded or a refresh fails. */
+unsigned long long kcd_crl_generation(kcd_crl_store *cs);
 
 /* ------------------------------------------------------------ certificates */
 typedef struct kcd_certcheck kcd_certcheck;

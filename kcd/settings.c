@@ -81,6 +81,7 @@ kcd_settings_load(const char *path, kcd_settings **out, mailsso_error *err)
     s->cache_max_lifetime = mailsso_config_get_int(cfg, S, "cache_max_lifetime");
     s->cache_margin = mailsso_config_get_int(cfg, S, "cache_margin");
     s->negative_ttl = mailsso_config_get_int(cfg, S, "negative_cache_ttl");
+    s->verify_cache_ttl = mailsso_config_get_int(cfg, S, "verify_cache_ttl");
     s->log_level = mailsso_config_get_string(cfg, NULL, "log_level");
     if (s->log_level == NULL)
         s->log_level = "";

@@ -177,7 +177,7 @@ kcd_doctor(const char *config_path, const mailsso_logger *lg_in, const char *cer
     for (size_t i = 0; i < n_urls; i++) {
         STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
         char why[512] = "";
-        int g = kcd_crl_get(rt->crls, urls[i], sk, why, sizeof(why));
+        int g = kcd_crl_get(rt->crls, urls[i], sk, NULL, NULL, why, sizeof(why));
         report(g == 0 ? "ok" : (rt->s->crl_fail_open ? "warn" : "FAIL"),
                "CRL", g == 0 ? urls[i] : why, g == 0 ? NULL :
                "make the URL reachable from the gateway or list a mirror in kcd.crl_urls");

@@ -718,6 +718,9 @@ static const mailsso_config_key schema[] = {
       "A cached credential is never used longer than this." },
     { "negative_cache_ttl", KCD, INT, "30", check_nonnegative, "seconds, >= 0 (0: off)",
       "How long a refused certificate or failed S4U request is remembered." },
+    { "verify_cache_ttl", KCD, INT, "300", check_nonnegative, "seconds, >= 0 (0: off)",
+      "How long a verified certificate (chain, CRLs, mapped principal) is remembered; a "
+      "CRL reload, a SIGHUP or the certificate's notAfter ends it sooner." },
     { "workers", KCD, INT, "4", check_workers, "1 to 1024", "Worker threads." },
     { "max_request_bytes", KCD, INT, "65536", check_request_bytes, "1024 to 16777216",
       "Largest auth request accepted on the socket (headers and certificate)." },
