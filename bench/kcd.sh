@@ -81,6 +81,12 @@ EOF
     fixed=$(head -c 1100 /dev/urandom | base64 -w0)
     cat >"$T/gw.conf" <<EOF
 log_format kcduser '\$kcd_user \$status';
+# Keep-alive connections to the helper's socket: each auth request still
+# carries its own certificate, so reusing a connection shares nothing between users.
+upstream mailsso_kcd {
+    server unix:$KCD_SOCK;
+    keepalive 16;
+}
 upstream bench_backend {
     server 127.0.0.1:$BACKEND_PORT;
 }
@@ -113,7 +119,9 @@ server {
     }
     location = /_kcd {
         internal;
-        proxy_pass http://unix:$KCD_SOCK:/auth;
+        proxy_pass http://mailsso_kcd/auth;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
         proxy_set_header Authorization "";
