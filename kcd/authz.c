@@ -137,7 +137,8 @@ kcd_runtime_new(kcd_settings *s, const mailsso_logger *lg, int gateway_required,
     if (rc == 0)
         rc = kcd_certcheck_new(s, rt->crls, &rt->cc, err);
     if (rc == 0)
-        rc = kcd_cache_new((size_t)(s->cache_size > 0 ? s->cache_size : 1), &rt->cache);
+        rc = kcd_cache_new((size_t)(s->cache_size > 0 ? s->cache_size : 1), KCD_KDC_MAX_JOBS,
+                           s->kdc_timeout, (time_t)s->negative_ttl, &rt->cache);
     if (rc != 0) {
         mailsso_error_set(err, rc, "out of memory");
         goto fail;
@@ -160,11 +161,10 @@ fail:
     return rc;
 }
 
-void
-kcd_runtime_free(kcd_runtime *rt)
+static void
+runtime_free_now(void *p)
 {
-    if (rt == NULL)
-        return;
+    kcd_runtime *rt = p;
     kcd_cache_free(rt->cache);          /* user creds before the gateway's */
     kcd_gateway_free(rt->gw);
     kcd_certcheck_free(rt->cc);
@@ -173,17 +173,71 @@ kcd_runtime_free(kcd_runtime *rt)
     free(rt);
 }
 
-/* ------------------------------------------------------------ one request */
-typedef struct fill_arg {
-    kcd_runtime *rt;
-    const kcd_cert_info *info;
-    const char *target;
-} fill_arg;
+void
+kcd_runtime_free(kcd_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    /* S4U workers still waiting for the KDC use the gateway and settings:
+     * the last of them frees the runtime. */
+    if (kcd_cache_defer_free(rt->cache, runtime_free_now, rt))
+        return;
+    runtime_free_now(rt);
+}
 
+void
+kcd_runtime_wake_all(kcd_runtime *rt)
+{
+    if (rt != NULL)
+        kcd_cache_wake_all(rt->cache);
+}
+
+/* ------------------------------------------------------------ one request */
+/* What a worker thread needs to fill a cache entry: its own copies. */
+typedef struct fill_job {
+    kcd_runtime *rt;
+    char principal[KCD_PRINC_MAX];
+    char target[512];
+    time_t not_after;
+} fill_job;
+
+struct kcd_request {
+    kcd_runtime *rt;
+    kcd_cert_info info;
+    char key[KCD_PRINC_MAX + KCD_FPR_HEX + 600];
+    char target[512];
+    char tclean[300];
+    char peer[64];
+    int attempt;
+    int waiting;
+    kcd_cache_wait wait;
+};
+
+static void *
+job_new(void *ctx)
+{
+    const kcd_request *q = ctx;
+    fill_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return NULL;
+    j->rt = q->rt;
+    mailsso_strlcpy(j->principal, q->info.principal, sizeof(j->principal));
+    mailsso_strlcpy(j->target, q->target, sizeof(j->target));
+    j->not_after = q->info.not_after;
+    return j;
+}
+
+static void
+job_free(void *p)
+{
+    free(p);
+}
+
+/* On a worker thread: S4U2Self + S4U2Proxy (inside the first token). */
 static int
 fill(void *argp, gss_cred_id_t *cred_out, time_t *expires_out, char **header_out, kcd_result *r)
 {
-    fill_arg *a = argp;
+    fill_job *a = argp;
     const kcd_settings *s = a->rt->s;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     time_t end = 0, now = time(NULL), exp;
@@ -192,24 +246,33 @@ fill(void *argp, gss_cred_id_t *cred_out, time_t *expires_out, char **header_out
 
     if (a->rt->gw == NULL) {
         kcd_gateway *gw = NULL;
-        /* Start-up failed (KDC down?): try again now. Not thread-safe against
-         * another filler doing the same, so serialise on the cache's single
-         * flight per key plus this check being rare; see kcd_serve(). */
+        /* Start-up failed (KDC down?): try again now. Two workers may race
+         * here: the loser frees its gateway. */
         if (kcd_gateway_new(s, &gw, r) != 0)
             return -1;
         if (!__sync_bool_compare_and_swap(&a->rt->gw, NULL, gw))
             kcd_gateway_free(gw);
     }
-    if (kcd_s4u_impersonate(a->rt->gw, a->info->principal, &cred, &end, r) != 0)
+    /* The authoritative own-principal check: the certificate check could not
+     * make it while the gateway was down, and impersonating ourselves would
+     * hand a client the gateway's own identity at the backend. */
+    if (strcmp(a->principal, kcd_gateway_name(a->rt->gw)) == 0) {
+        kcd_fail(r, KCD_FORBIDDEN, "own_principal",
+                 "certificate maps to the gateway's own principal %s",
+                 kcd_gateway_name(a->rt->gw));
+        kcd_fix(r, "never issue user certificates naming a service account");
+        return -1;
+    }
+    if (kcd_s4u_impersonate(a->rt->gw, a->principal, &cred, &end, r) != 0)
         return -1;
     kcd_count(&kcd_stats.kdc_calls);     /* S4U2Proxy inside the first token */
-    if (kcd_s4u_token(a->rt->gw, cred, a->info->principal, a->target, &header, r) != 0) {
+    if (kcd_s4u_token(a->rt->gw, cred, a->principal, a->target, &header, r) != 0) {
         gss_release_cred(&minor, &cred);
         return -1;
     }
     exp = end - (s->cache_margin > 0 ? s->cache_margin : 0);
-    if (a->info->not_after > 0 && a->info->not_after < exp)
-        exp = a->info->not_after;
+    if (a->not_after > 0 && a->not_after < exp)
+        exp = a->not_after;
     if (s->cache_max_lifetime > 0 && now + s->cache_max_lifetime < exp)
         exp = now + s->cache_max_lifetime;
     if (exp < now)
@@ -325,72 +388,15 @@ choose_target(const kcd_settings *s, const char *target, const char *host, char 
     return 0;
 }
 
-void
-kcd_authorize(kcd_runtime *rt, const char *cert, size_t cert_len, const char *req_target,
-              const char *host, const char *peer, kcd_result *r)
+static void
+log_outcome(kcd_request *q, kcd_result *r)
 {
-    const kcd_settings *s = rt->s;
-    kcd_cert_info info;
-    kcd_cache_ref ref;
-    char key[KCD_PRINC_MAX + KCD_FPR_HEX + 300];
-    char tclean[300], subj[600], target[512];
-    fill_arg fa;
+    kcd_runtime *rt = q->rt;
+    kcd_cert_info *info = &q->info;
+    char subj[600];
 
-    kcd_result_init(r);
-    memset(&info, 0, sizeof(info));
-    memset(&ref, 0, sizeof(ref));
-    kcd_count(&kcd_stats.requests);
-    tclean[0] = '\0';
-    if (choose_target(s, req_target, host, target, sizeof(target), r) != 0)
-        goto out;
-    mailsso_log_sanitize(target, strlen(target), tclean, sizeof(tclean));
-    if (!target_ok(target)) {
-        kcd_fail(r, KCD_BAD_GATEWAY, "bad_target",
-                 "target '%s' is not service@host or service/host@REALM", tclean);
-        kcd_fix(r, "write targets like HTTP@mail.example.com");
-        goto out;
-    }
-    if (kcd_cert_verify(rt->cc, cert, cert_len, rt->gw ? kcd_gateway_name(rt->gw) : NULL, &info,
-                        r) != 0)
-        goto out;
-    if (info.crl_skipped)
-        mailsso_log(&rt->lg, MAILSSO_LOG_WARN,
-                    "revocation of %s (sha256 %s) not checked: CRL unavailable and "
-                    "crl_fail_mode = open", info.principal, info.fingerprint);
-
-    snprintf(key, sizeof(key), "%s\n%s\n%s", info.principal, info.fingerprint, target);
-    fa.rt = rt;
-    fa.info = &info;
-    fa.target = target;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        kcd_result_init(r);
-        mailsso_strlcpy(r->principal, info.principal, sizeof(r->principal));
-        if (kcd_cache_acquire(rt->cache, key, (time_t)s->negative_ttl, fill, &fa, &ref, r) != 0)
-            goto out;
-        if (ref.header != NULL) {
-            r->header = ref.header;
-            ref.header = NULL;
-            kcd_cache_release(rt->cache, &ref);
-            break;
-        }
-        r->cache_hit = 1;
-        if (kcd_s4u_token(rt->gw, ref.cred, info.principal, target, &r->header, r) == 0) {
-            kcd_count(&kcd_stats.cache_hits);
-            kcd_cache_release(rt->cache, &ref);
-            break;
-        }
-        /* The cached credential stopped working: forget it, try once more. */
-        mailsso_log(&rt->lg, MAILSSO_LOG_INFO, "cached credential for %s failed (%s): retrying",
-                    info.principal, r->message);
-        kcd_cache_drop(rt->cache, &ref);
-        kcd_cache_release(rt->cache, &ref);
-        if (attempt == 1)
-            goto out;
-    }
-
-out:
-    if (info.subject[0])
-        mailsso_log_sanitize(info.subject, strlen(info.subject), subj, sizeof(subj));
+    if (info->subject[0])
+        mailsso_log_sanitize(info->subject, strlen(info->subject), subj, sizeof(subj));
     else
         mailsso_strlcpy(subj, "-", sizeof(subj));
     if (r->status == 0) {
@@ -398,17 +404,156 @@ out:
         kcd_count(&kcd_stats.ok);
         mailsso_log(&rt->lg, MAILSSO_LOG_INFO,
                     "allowed %s -> %s (%s; cert %s serial %s sha256 %s; peer %s)",
-                    info.principal, tclean, r->cache_hit ? "cache hit" : "S4U2Self+S4U2Proxy",
-                    subj, info.serial, info.fingerprint, peer ? peer : "-");
+                    info->principal, q->tclean,
+                    r->cache_hit ? "cache hit" : "S4U2Self+S4U2Proxy",
+                    subj, info->serial, info->fingerprint, q->peer);
     } else {
         kcd_count_failure(r->cause_name);
         mailsso_log(&rt->lg, r->status >= 500 ? MAILSSO_LOG_ERR : MAILSSO_LOG_WARN,
                     "refused [%d %s] %s -> %s (cert %s serial %s sha256 %s; peer %s): "
                     "cause: %s; fix: %s",
                     r->status, r->cause_name ? r->cause_name : "unknown",
-                    r->principal[0] ? r->principal : "-", tclean[0] ? tclean : "-", subj,
-                    info.serial[0] ? info.serial : "-",
-                    info.fingerprint[0] ? info.fingerprint : "-", peer ? peer : "-", r->message,
+                    r->principal[0] ? r->principal : "-", q->tclean[0] ? q->tclean : "-", subj,
+                    info->serial[0] ? info->serial : "-",
+                    info->fingerprint[0] ? info->fingerprint : "-", q->peer, r->message,
                     r->fix[0] ? r->fix : "-");
     }
+}
+
+/* The cache part: 1 waiting (notify will be called), 0 done (r final). */
+static int
+step(kcd_request *q, kcd_notify_fn notify, void *arg, kcd_result *r)
+{
+    kcd_runtime *rt = q->rt;
+    kcd_cache_ref ref;
+    int rc;
+
+    for (;;) {
+        if (q->waiting) {
+            q->waiting = 0;
+            rc = kcd_cache_collect(rt->cache, &q->wait, &ref, r);
+        } else {
+            kcd_result_init(r);
+            mailsso_strlcpy(r->principal, q->info.principal, sizeof(r->principal));
+            rc = kcd_cache_lookup(rt->cache, q->key, fill, job_new, job_free, q, &q->wait,
+                                  notify, arg, &ref, r);
+            if (rc == KCD_CACHE_PENDING) {
+                q->waiting = 1;
+                return 1;
+            }
+        }
+        if (rc != 0)
+            return 0;
+        if (ref.header != NULL) {
+            r->header = ref.header;
+            ref.header = NULL;
+            kcd_cache_release(rt->cache, &ref);
+            return 0;
+        }
+        r->cache_hit = 1;
+        if (kcd_s4u_token(rt->gw, ref.cred, q->info.principal, q->target, &r->header, r) == 0) {
+            kcd_count(&kcd_stats.cache_hits);
+            kcd_cache_release(rt->cache, &ref);
+            return 0;
+        }
+        /* The cached credential stopped working: forget it, try once more. */
+        mailsso_log(&rt->lg, MAILSSO_LOG_INFO, "cached credential for %s failed (%s): retrying",
+                    q->info.principal, r->message);
+        kcd_cache_drop(rt->cache, &ref);
+        kcd_cache_release(rt->cache, &ref);
+        if (++q->attempt >= 2)
+            return 0;
+    }
+}
+
+void
+kcd_request_free(kcd_request *q)
+{
+    if (q == NULL)
+        return;
+    if (q->waiting) {
+        /* Never left waiting by the callers; be safe anyway. */
+        kcd_cache_ref ref;
+        kcd_result r;
+        kcd_result_init(&r);
+        if (kcd_cache_collect(q->rt->cache, &q->wait, &ref, &r) == 0) {
+            if (ref.header != NULL)
+                mailsso_zfree(ref.header, strlen(ref.header));
+            kcd_cache_release(q->rt->cache, &ref);
+        }
+    }
+    free(q);
+}
+
+int
+kcd_authorize_start(kcd_runtime *rt, const char *cert, size_t cert_len, const char *req_target,
+                    const char *host, const char *peer, kcd_notify_fn notify, void *arg,
+                    kcd_request **q_out, kcd_result *r)
+{
+    const kcd_settings *s = rt->s;
+    kcd_request *q;
+
+    *q_out = NULL;
+    kcd_result_init(r);
+    kcd_count(&kcd_stats.requests);
+    q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        kcd_fail(r, KCD_UNAVAILABLE, "internal", "out of memory");
+        kcd_count_failure(r->cause_name);
+        return 0;
+    }
+    q->rt = rt;
+    mailsso_strlcpy(q->peer, peer ? peer : "-", sizeof(q->peer));
+    if (choose_target(s, req_target, host, q->target, sizeof(q->target), r) != 0)
+        goto done;
+    mailsso_log_sanitize(q->target, strlen(q->target), q->tclean, sizeof(q->tclean));
+    if (!target_ok(q->target)) {
+        kcd_fail(r, KCD_BAD_GATEWAY, "bad_target",
+                 "target '%s' is not service@host or service/host@REALM", q->tclean);
+        kcd_fix(r, "write targets like HTTP@mail.example.com");
+        goto done;
+    }
+    /* While the gateway is down, the configured name stands in for it (fill()
+     * checks again against the real name before any S4U). */
+    if (kcd_cert_verify(rt->cc, cert, cert_len,
+                        rt->gw ? kcd_gateway_name(rt->gw) : rt->s->gateway_principal,
+                        &q->info, r) != 0)
+        goto done;
+    if (q->info.crl_skipped)
+        mailsso_log(&rt->lg, MAILSSO_LOG_WARN,
+                    "revocation of %s (sha256 %s) not checked: CRL unavailable and "
+                    "crl_fail_mode = open", q->info.principal, q->info.fingerprint);
+    snprintf(q->key, sizeof(q->key), "%s\n%s\n%s", q->info.principal, q->info.fingerprint,
+             q->target);
+    if (step(q, notify, arg, r) == 1) {
+        *q_out = q;
+        return 1;
+    }
+done:
+    log_outcome(q, r);
+    kcd_request_free(q);
+    return 0;
+}
+
+int
+kcd_authorize_resume(kcd_request *q, kcd_notify_fn notify, void *arg, kcd_result *r)
+{
+    if (step(q, notify, arg, r) == 1)
+        return 1;
+    log_outcome(q, r);
+    return 0;
+}
+
+void
+kcd_authorize(kcd_runtime *rt, const char *cert, size_t cert_len, const char *req_target,
+              const char *host, const char *peer, kcd_result *r)
+{
+    kcd_request *q = NULL;
+
+    if (kcd_authorize_start(rt, cert, cert_len, req_target, host, peer, NULL, NULL, &q, r) == 0)
+        return;
+    do
+        kcd_cache_wait_sync(rt->cache, &q->wait);
+    while (kcd_authorize_resume(q, NULL, NULL, r) == 1);
+    kcd_request_free(q);
 }

@@ -5,7 +5,8 @@
 #   tests/fuzz/run.sh [--builddir DIR] [--srcdir DIR] [--seconds N] [--workdir DIR] [HARNESS...]
 #
 # DESCRIPTION
-#   For each harness (default: config keytab apreq identity identity_rules enctype) runs
+#   For each harness (default: config keytab apreq identity identity_rules enctype
+#   plugin_step cert_map kcd_request) runs
 #   DIR/fuzz_<harness> (built with configure CC=clang --enable-fuzzing):
 #     1. replays tests/fuzz/regressions/<harness>/ (inputs that once crashed);
 #     2. fuzzes for N seconds (default: $FUZZ_SECONDS, else 20) starting from the
@@ -39,13 +40,20 @@ while [ $# -gt 0 ]; do
 done
 seconds=${seconds:-20}
 workdir=${workdir:-$builddir/fuzz-work}
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(config keytab apreq identity identity_rules enctype)
+[ ${#harnesses[@]} -gt 0 ] ||
+    harnesses=(config keytab apreq identity identity_rules enctype plugin_step cert_map kcd_request)
 case $seconds in ''|*[!0-9]*) echo "run.sh: --seconds wants a number, got '$seconds'" >&2; exit 2 ;; esac
 
 # Sanitizer settings: every report is fatal; leaks count.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$srcdir/lsan.supp:print_suppressions=0}
+# fuzz_plugin_step loads the plugin of this build tree (its default is the
+# absolute path compiled in; this keeps a relocated build dir working).
+if [ -z "${MAILSSO_FUZZ_PLUGIN:-}" ] && [ -f "$builddir/../../plugin/.libs/libmailsso_gssapi.so" ]; then
+    MAILSSO_FUZZ_PLUGIN=$(cd "$builddir/../../plugin/.libs" && pwd)/libmailsso_gssapi.so
+    export MAILSSO_FUZZ_PLUGIN
+fi
 
 run_one() {
     local h=$1 bin=$builddir/fuzz_$h w=$workdir/$1 rc=0 dict=()
