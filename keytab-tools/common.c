@@ -306,11 +306,42 @@ ktool_json_str(FILE *out, const char *s)
 const char *
 ktool_time_str(uint32_t t, char *buf, size_t size)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    /* UTC by arithmetic (list prints one per key: gmtime_r + strftime cost
+     * more than the rest of the line). Every uint32_t falls in 1970..2106,
+     * so the year has four digits, as with strftime's %Y. */
+    uint32_t days = t / 86400u, secs = t % 86400u;
+    uint32_t z = days + 719468u, era = z / 146097u, doe = z - era * 146097u;
+    uint32_t yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    uint32_t doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
+    uint32_t day = doy - (153u * mp + 2u) / 5u + 1u, month = mp < 10u ? mp + 3u : mp - 9u;
+    uint32_t year = yoe + era * 400u + (month <= 2u ? 1u : 0u);
+    char s[21];
 
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "%u", t);
+    s[0] = (char)('0' + year / 1000u);
+    s[1] = (char)('0' + year / 100u % 10u);
+    s[2] = (char)('0' + year / 10u % 10u);
+    s[3] = (char)('0' + year % 10u);
+    s[4] = '-';
+    s[5] = (char)('0' + month / 10u);
+    s[6] = (char)('0' + month % 10u);
+    s[7] = '-';
+    s[8] = (char)('0' + day / 10u);
+    s[9] = (char)('0' + day % 10u);
+    s[10] = 'T';
+    s[11] = (char)('0' + secs / 36000u);
+    s[12] = (char)('0' + secs / 3600u % 10u);
+    s[13] = ':';
+    s[14] = (char)('0' + secs % 3600u / 600u);
+    s[15] = (char)('0' + secs % 3600u / 60u % 10u);
+    s[16] = ':';
+    s[17] = (char)('0' + secs % 60u / 10u);
+    s[18] = (char)('0' + secs % 10u);
+    s[19] = 'Z';
+    s[20] = '\0';
+    if (size >= sizeof(s))
+        memcpy(buf, s, sizeof(s));
+    else
+        snprintf(buf, size, "%u", t);   /* as before: too small for the date */
     return buf;
 }
 
@@ -845,25 +876,123 @@ ktool_add_password_keys(krb5_context ctx, mailsso_keytab *kt, const char *princi
     return 0;
 }
 
+/* ---------------------------------------------------------------- grouping */
+
+/* FNV-1a: a well-spread hash of the principal's display form. */
+static uint64_t
+name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void
+ktool_groups_free(ktool_groups *g)
+{
+    if (g == NULL)
+        return;
+    free(g->principal);
+    free(g->newest);
+    free(g->start);
+    free(g->entry);
+    free(g->group_of);
+    free(g);
+}
+
+/* One pass over the entries: a hash table (open addressing, linear probing,
+ * at most half full) maps each display form to its group, numbered in
+ * first-seen order; then a counting sort lays the entry indexes out group
+ * by group, keeping keytab order inside each group. O(n). */
+int
+ktool_groups_build(const mailsso_keytab *kt, ktool_groups **groups_out)
+{
+    ktool_groups *g = NULL;
+    size_t *slots = NULL;       /* group index + 1; 0 = empty */
+    uint64_t *hashes = NULL;    /* per group */
+    size_t *fill = NULL;
+    size_t n = kt->n_entries, cap = 16, i;
+    int rc = -1;
+
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        goto cleanup;
+    while (cap < 2 * n)
+        cap *= 2;
+    g->principal = calloc(n + 1, sizeof(*g->principal));
+    g->newest = calloc(n + 1, sizeof(*g->newest));
+    g->start = calloc(n + 2, sizeof(*g->start));
+    g->entry = calloc(n + 1, sizeof(*g->entry));
+    g->group_of = calloc(n + 1, sizeof(*g->group_of));
+    slots = calloc(cap, sizeof(*slots));
+    hashes = calloc(n + 1, sizeof(*hashes));
+    fill = calloc(n + 1, sizeof(*fill));
+    if (g->principal == NULL || g->newest == NULL || g->start == NULL || g->entry == NULL ||
+        g->group_of == NULL || slots == NULL || hashes == NULL || fill == NULL)
+        goto cleanup;
+
+    for (i = 0; i < n; i++) {
+        const mailsso_keytab_entry *e = &kt->entries[i];
+        const char *name = e->principal != NULL ? e->principal : "";
+        uint64_t h = name_hash(name);
+        size_t s = (size_t)h & (cap - 1), gi;
+
+        for (;;) {
+            if (slots[s] == 0) {
+                gi = g->n++;
+                slots[s] = gi + 1;
+                g->principal[gi] = name;
+                hashes[gi] = h;
+                g->newest[gi] = e->kvno;
+                break;
+            }
+            gi = slots[s] - 1;
+            if (hashes[gi] == h && strcmp(g->principal[gi], name) == 0) {
+                if (e->kvno > g->newest[gi])
+                    g->newest[gi] = e->kvno;
+                break;
+            }
+            s = (s + 1) & (cap - 1);
+        }
+        g->group_of[i] = gi;
+        g->start[gi + 1]++;
+    }
+    for (i = 0; i < g->n; i++)
+        g->start[i + 1] += g->start[i];
+    for (i = 0; i < n; i++) {
+        size_t gi = g->group_of[i];
+        g->entry[g->start[gi] + fill[gi]++] = i;
+    }
+    *groups_out = g;
+    g = NULL;
+    rc = 0;
+cleanup:
+    free(fill);
+    free(hashes);
+    free(slots);
+    ktool_groups_free(g);
+    return rc;
+}
+
 size_t
 ktool_principals(const mailsso_keytab *kt, const char ***list_out)
 {
+    ktool_groups *g = NULL;
     const char **list = NULL;
-    size_t n = 0, i, j;
+    size_t n = 0;
 
     *list_out = NULL;
-    if (kt->n_entries == 0)
+    if (kt->n_entries == 0 || ktool_groups_build(kt, &g) != 0)
         return 0;
-    list = calloc(kt->n_entries, sizeof(*list));
-    if (list == NULL)
-        return 0;
-    for (i = 0; i < kt->n_entries; i++) {
-        for (j = 0; j < n; j++)
-            if (strcmp(list[j], kt->entries[i].principal) == 0)
-                break;
-        if (j == n)
-            list[n++] = kt->entries[i].principal;
-    }
+    /* hand over the principal array (n + 1 slots, first-seen order) */
+    list = g->principal;
+    g->principal = NULL;
+    n = g->n;
+    ktool_groups_free(g);
     *list_out = list;
     return n;
 }

@@ -335,7 +335,8 @@ ktool_cmd_doctor(int argc, char **argv)
     ktool_client client;
     doctor d;
     const char *users[16], *services[32], *hostname = NULL, *policy_spec = NULL;
-    const char **princs = NULL;
+    ktool_groups *groups = NULL;
+    const char **princs = NULL;     /* groups->principal */
     size_t n_users = 0, n_services = 0, np = 0, i, j;
     char *client_pw = NULL, *path = NULL, *realm = NULL, host[256], fix[1024];
     uint32_t max_skew = 300;
@@ -444,8 +445,13 @@ ktool_cmd_doctor(int argc, char **argv)
         report(&d, "fail", "keytab", err.fix[0] ? err.fix : "export the service keys again "
                "(ktpass / kadmin ktadd) and merge them with mailsso-keytab merge",
                "%s", err.message);
+    } else if (ktool_groups_build(kt, &groups) != 0) {
+        report(&d, "fail", "keytab", NULL, "%s: out of memory grouping %zu keys", path,
+               kt->n_entries);
+        goto done;
     } else {
-        np = ktool_principals(kt, &princs);
+        princs = groups->principal;
+        np = groups->n;
         report(&d, kt->n_entries ? "ok" : "fail", "keytab",
                kt->n_entries ? NULL : "add the service keys (mailsso-keytab merge / add)",
                "%s: %zu keys, %zu principals", path, kt->n_entries, np);
@@ -492,19 +498,17 @@ ktool_cmd_doctor(int argc, char **argv)
             permitted = NULL;
         mailsso_enctype_policy_describe(policy, pdesc, sizeof(pdesc));
         for (j = 0; j < np; j++) {
-            uint32_t newest = mailsso_keytab_max_kvno(kt, princs[j]);
+            uint32_t newest = groups->newest[j];
             char refused[512], usable[512], eb[64];
             size_t rl = 0, ul = 0;
             int broken = 0;
 
             refused[0] = usable[0] = '\0';
-            for (i = 0; i < kt->n_entries; i++) {
-                const mailsso_keytab_entry *e = &kt->entries[i];
+            for (i = groups->start[j]; i < groups->start[j + 1]; i++) {
+                const mailsso_keytab_entry *e = &kt->entries[groups->entry[i]];
                 int ok_policy, ok_krb5 = 1;
                 size_t k;
 
-                if (strcmp(e->principal, princs[j]) != 0)
-                    continue;
                 if (mailsso_enctype_classify(e->enctype) == MAILSSO_ENCTYPE_BROKEN)
                     broken = 1;
                 if (e->kvno != newest)
@@ -557,7 +561,7 @@ ktool_cmd_doctor(int argc, char **argv)
     } else {
         long skew = LONG_MIN;
         for (j = 0; j < np; j++) {
-            uint32_t newest = mailsso_keytab_max_kvno(kt, princs[j]), kdc = 0;
+            uint32_t newest = groups->newest[j], kdc = 0;
             long s = LONG_MIN;
             mailsso_error kerr = MAILSSO_ERROR_INIT;
 
@@ -582,9 +586,8 @@ ktool_cmd_doctor(int argc, char **argv)
                        princs[j], kdc, newest);
             } else if (kdc < newest) {
                 int have = 0;
-                for (i = 0; i < kt->n_entries; i++)
-                    if (strcmp(kt->entries[i].principal, princs[j]) == 0 &&
-                        kt->entries[i].kvno == kdc)
+                for (i = groups->start[j]; i < groups->start[j + 1]; i++)
+                    if (kt->entries[groups->entry[i]].kvno == kdc)
                         have = 1;
                 report(&d, have ? "warn" : "fail", "kvno",
                        "check the kvno given to 'add' or ktpass (-kvno), or finish the rotation",
@@ -669,7 +672,7 @@ cleanup:
     }
     mailsso_enctype_policy_free(policy);
     mailsso_config_free(cfg);
-    free(princs);
+    ktool_groups_free(groups);
     ktool_password_free(client_pw);
     free(path);
     mailsso_keytab_free(kt);

@@ -207,7 +207,28 @@ int ktool_kdc_kvno(const ktool_client *client, const char *principal, uint32_t *
 int ktool_kvno_with_password(krb5_context ctx, const char *principal, const char *pw,
                              uint32_t *kvno_out, mailsso_error *err);
 
-/* Unique entries' principals, in first-seen order (pointers into kt). */
+/* Unique entries' principals, in first-seen order (pointers into kt).
+ * O(n) (ktool_groups_build). */
 size_t ktool_principals(const mailsso_keytab *kt, const char ***list_out);
+
+/* Entries grouped by principal (exact display form), built in one O(n) pass
+ * so that subcommands never scan the keytab once per principal:
+ *   principal[j]  the j-th distinct principal, in first-seen order (the
+ *                 order of ktool_principals); pointers into kt
+ *   newest[j]     its highest kvno
+ *   entry[start[j] .. start[j+1])  indexes of its entries, in keytab order
+ *   group_of[i]   the group of entry i
+ * The groups point into kt: rebuild them after kt changes. Returns 0, or -1
+ * when out of memory. */
+typedef struct ktool_groups {
+    size_t n;
+    const char **principal;
+    uint32_t *newest;
+    size_t *start;
+    size_t *entry;
+    size_t *group_of;
+} ktool_groups;
+int ktool_groups_build(const mailsso_keytab *kt, ktool_groups **groups_out);
+void ktool_groups_free(ktool_groups *g);
 
 #endif

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mailsso/util.h>
+
 #include "ktool.h"
 
 static void
@@ -35,6 +37,76 @@ is_weak(int32_t e)
     return c != MAILSSO_ENCTYPE_STRONG;
 }
 
+/* "name(number)" of an enctype, remembered: a keytab holds few enctypes and
+ * list prints one per key. */
+typedef struct enctype_labels {
+    int32_t enctype[16];
+    char label[16][64];
+    size_t n;
+} enctype_labels;
+
+static const char *
+enctype_label(enctype_labels *c, int32_t e, char *buf, size_t size)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (c->enctype[i] == e)
+            return c->label[i];
+    if (c->n == MAILSSO_ARRAY_LEN(c->enctype))
+        return ktool_enctype_str(e, buf, size);
+    c->enctype[c->n] = e;
+    return ktool_enctype_str(e, c->label[c->n++], sizeof(c->label[0]));
+}
+
+/* Appends s left-aligned in a field of width: printf's "%-*s". */
+static char *
+put_left(char *p, const char *s, size_t width)
+{
+    size_t n = strlen(s);
+
+    memcpy(p, s, n);
+    for (p += n; n < width; n++)
+        *p++ = ' ';
+    return p;
+}
+
+/* One key's line, "  %4u  %-36s %-8s %-20s %s\n", built by hand: printf's
+ * field padding was a third of list's cost on big keytabs. */
+static void
+print_key_line(uint32_t kvno, const char *enctype, const char *strength, const char *time,
+               const char *flags)
+{
+    char line[512], digits[16], *p = line;
+    size_t nd = 0;
+
+    if (strlen(enctype) + strlen(strength) + strlen(time) + strlen(flags) + 96 > sizeof(line)) {
+        printf("  %4u  %-36s %-8s %-20s %s\n", kvno, enctype, strength, time, flags);
+        return;
+    }
+    do {
+        digits[nd++] = (char)('0' + kvno % 10u);
+        kvno /= 10u;
+    } while (kvno != 0);
+    *p++ = ' ';
+    *p++ = ' ';
+    for (size_t w = nd; w < 4; w++)
+        *p++ = ' ';
+    while (nd > 0)
+        *p++ = digits[--nd];
+    *p++ = ' ';
+    *p++ = ' ';
+    p = put_left(p, enctype, 36);
+    *p++ = ' ';
+    p = put_left(p, strength, 8);
+    *p++ = ' ';
+    p = put_left(p, time, 20);
+    *p++ = ' ';
+    p = put_left(p, flags, 0);
+    *p++ = '\n';
+    fwrite(line, 1, (size_t)(p - line), stdout);
+}
+
 int
 ktool_cmd_list(int argc, char **argv)
 {
@@ -47,11 +119,13 @@ ktool_cmd_list(int argc, char **argv)
     mailsso_error err = MAILSSO_ERROR_INIT;
     mailsso_keytab *kt = NULL;
     mailsso_keytab_filter f = { NULL, 0, 0 };
-    const char **princs = NULL;
+    ktool_groups *g = NULL;
+    enctype_labels labels;
     char *path = NULL;
     int json = 0, c, rc = KTOOL_EXIT_FAIL;
-    size_t np, i, j, shown = 0;
+    size_t i, j, k, shown = 0;
 
+    labels.n = 0;
     while ((c = getopt_long(argc, argv, "jp:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
@@ -67,7 +141,10 @@ ktool_cmd_list(int argc, char **argv)
         ktool_print_error(&err);
         goto cleanup;
     }
-    np = ktool_principals(kt, &princs);
+    if (ktool_groups_build(kt, &g) != 0) {
+        ktool_errorf("out of memory");
+        goto cleanup;
+    }
 
     if (json) {
         int first = 1;
@@ -82,7 +159,7 @@ ktool_cmd_list(int argc, char **argv)
 
             if (!mailsso_keytab_entry_matches(e, &f))
                 continue;
-            maxk = mailsso_keytab_max_kvno(kt, e->principal);
+            maxk = g->newest[g->group_of[i]];
             printf("%s{\"slot\":%zu,\"principal\":", first ? "" : ",", i + 1);
             ktool_json_str(stdout, e->principal);
             printf(",\"name_type\":%d,\"kvno\":%u,\"enctype\":%d,\"enctype_name\":", e->name_type,
@@ -97,22 +174,16 @@ ktool_cmd_list(int argc, char **argv)
         }
         printf("],\"principals\":[");
         first = 1;
-        for (j = 0; j < np; j++) {
-            uint32_t maxk = mailsso_keytab_max_kvno(kt, princs[j]);
+        for (j = 0; j < g->n; j++) {
+            uint32_t maxk = g->newest[j];
             int strong = 0, any = 0;
-            mailsso_keytab_filter pf = { princs[j], 0, 0 };
 
-            if (f.principal != NULL) {
-                for (i = 0; i < kt->n_entries; i++)
-                    if (strcmp(kt->entries[i].principal, princs[j]) == 0)
-                        break;
-                if (!mailsso_keytab_entry_matches(&kt->entries[i], &f))
-                    continue;
-            }
-            for (i = 0; i < kt->n_entries; i++) {
-                const mailsso_keytab_entry *e = &kt->entries[i];
-                if (!mailsso_keytab_entry_matches(e, &pf) || strcmp(e->principal, princs[j]) != 0)
-                    continue;
+            /* a principal filter selects whole groups */
+            if (f.principal != NULL &&
+                !mailsso_keytab_entry_matches(&kt->entries[g->entry[g->start[j]]], &f))
+                continue;
+            for (k = g->start[j]; k < g->start[j + 1]; k++) {
+                const mailsso_keytab_entry *e = &kt->entries[g->entry[k]];
                 if (e->kvno == maxk) {
                     any = 1;
                     if (!is_weak(e->enctype))
@@ -120,7 +191,7 @@ ktool_cmd_list(int argc, char **argv)
                 }
             }
             printf("%s{\"principal\":", first ? "" : ",");
-            ktool_json_str(stdout, princs[j]);
+            ktool_json_str(stdout, g->principal[j]);
             printf(",\"newest_kvno\":%u,\"only_weak\":%s}", maxk, any && !strong ? "true" : "false");
             first = 0;
         }
@@ -130,16 +201,16 @@ ktool_cmd_list(int argc, char **argv)
     }
 
     printf("Keytab: %s (format 0x%04x, %zu entr%s, %zu principal%s)\n", path, kt->version,
-           kt->n_entries, kt->n_entries == 1 ? "y" : "ies", np, np == 1 ? "" : "s");
-    for (j = 0; j < np; j++) {
-        uint32_t maxk = mailsso_keytab_max_kvno(kt, princs[j]);
+           kt->n_entries, kt->n_entries == 1 ? "y" : "ies", g->n, g->n == 1 ? "" : "s");
+    for (j = 0; j < g->n; j++) {
+        uint32_t maxk = g->newest[j];
         int header = 0, strong_new = 0, weak_new = 0;
 
-        for (i = 0; i < kt->n_entries; i++) {
-            const mailsso_keytab_entry *e = &kt->entries[i];
+        for (k = g->start[j]; k < g->start[j + 1]; k++) {
+            const mailsso_keytab_entry *e = &kt->entries[g->entry[k]];
             char eb[64], tb[64], flags[32];
 
-            if (strcmp(e->principal, princs[j]) != 0 || !mailsso_keytab_entry_matches(e, &f))
+            if (!mailsso_keytab_entry_matches(e, &f))
                 continue;
             if (!header) {
                 printf("\n%s\n  %4s  %-36s %-8s %-20s %s\n", e->principal, "KVNO", "ENCTYPE",
@@ -157,10 +228,9 @@ ktool_cmd_list(int argc, char **argv)
                 else
                     strong_new = 1;
             }
-            printf("  %4u  %-36s %-8s %-20s %s\n", e->kvno,
-                   ktool_enctype_str(e->enctype, eb, sizeof(eb)),
-                   mailsso_enctype_class_name(mailsso_enctype_classify(e->enctype)),
-                   ktool_time_str(e->timestamp, tb, sizeof(tb)), flags);
+            print_key_line(e->kvno, enctype_label(&labels, e->enctype, eb, sizeof(eb)),
+                           mailsso_enctype_class_name(mailsso_enctype_classify(e->enctype)),
+                           ktool_time_str(e->timestamp, tb, sizeof(tb)), flags);
             shown++;
         }
         if (header && weak_new && !strong_new)
@@ -172,7 +242,7 @@ ktool_cmd_list(int argc, char **argv)
         printf("\nno keys match principal %s\n", f.principal);
     rc = KTOOL_EXIT_OK;
 cleanup:
-    free(princs);
+    ktool_groups_free(g);
     free(path);
     mailsso_keytab_free(kt);
     return rc;

@@ -29,8 +29,21 @@ help(void)
            "  --mode MODE, --owner USER[:GROUP], --group GROUP   as for merge\n", KTOOL_PROG);
 }
 
+/* A key's version and age, sorted newest kvno first. */
+typedef struct kv_age {
+    uint32_t kvno;
+    uint32_t timestamp;
+} kv_age;
+
 static int
 cmp_desc(const void *a, const void *b)
+{
+    uint32_t x = ((const kv_age *)a)->kvno, y = ((const kv_age *)b)->kvno;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int
+cmp_u32_desc(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -54,13 +67,14 @@ ktool_cmd_purge(int argc, char **argv)
     mailsso_keytab *kt = NULL;
     mailsso_keytab_filter pf = { NULL, 0, 0 };
     ktool_write_opts wo;
-    const char **princs = NULL;
-    char **names = NULL;
-    uint32_t *kvnos = NULL, keep = 0;
+    ktool_groups *g = NULL;
+    kv_age *keys = NULL;            /* one group's keys */
+    uint32_t *dropped = NULL, keep = 0;   /* one group's purged kvnos */
+    unsigned char *purge = NULL;    /* per entry: to be removed */
     long long age = -1;
     char *path = NULL;
     int c, rc = KTOOL_EXIT_FAIL;
-    size_t np, i, j, removed = 0;
+    size_t i, j, w, removed = 0;
     time_t now = time(NULL);
 
     ktool_write_opts_init(&wo);
@@ -94,66 +108,60 @@ ktool_cmd_purge(int argc, char **argv)
         ktool_print_error(&err);
         goto cleanup;
     }
-    np = ktool_principals(kt, &princs);
-    /* copy the names: removal frees the entries princs[] points into */
-    names = calloc(np + 1, sizeof(*names));
-    kvnos = calloc(kt->n_entries + 1, sizeof(*kvnos));
-    if (names == NULL || kvnos == NULL) {
+    /* Grouped once (O(n)); each group sorted by kvno: O(n log n) overall.
+     * The entries to drop are marked and removed in one pass at the end. */
+    if (ktool_groups_build(kt, &g) != 0) {
         ktool_errorf("out of memory");
         goto cleanup;
     }
-    for (j = 0; j < np; j++) {
-        names[j] = strdup(princs[j]);
-        if (names[j] == NULL) {
-            ktool_errorf("out of memory");
-            goto cleanup;
-        }
+    keys = calloc(kt->n_entries + 1, sizeof(*keys));
+    dropped = calloc(kt->n_entries + 1, sizeof(*dropped));
+    purge = calloc(kt->n_entries + 1, sizeof(*purge));
+    if (keys == NULL || dropped == NULL || purge == NULL) {
+        ktool_errorf("out of memory");
+        goto cleanup;
     }
-    free(princs);
-    princs = NULL;
-    for (j = 0; j < np; j++) {
-        const char *p = names[j];
-        size_t nk = 0, k;
-        uint32_t newest = mailsso_keytab_max_kvno(kt, p);
+    for (j = 0; j < g->n; j++) {
+        const char *p = g->principal[j];
+        size_t first = g->start[j], end = g->start[j + 1], nkeys = 0, nd = 0, rank = 0, k, x;
+        uint32_t newest = g->newest[j];
 
-        for (i = 0; i < kt->n_entries; i++)
-            if (strcmp(kt->entries[i].principal, p) == 0 &&
-                mailsso_keytab_entry_matches(&kt->entries[i], &pf))
-                break;
-        if (i == kt->n_entries)
+        if (!mailsso_keytab_entry_matches(&kt->entries[g->entry[first]], &pf))
             continue;   /* filtered out */
-        for (i = 0; i < kt->n_entries; i++) {
-            if (strcmp(kt->entries[i].principal, p) != 0)
-                continue;
-            for (k = 0; k < nk; k++)
-                if (kvnos[k] == kt->entries[i].kvno)
-                    break;
-            if (k == nk)
-                kvnos[nk++] = kt->entries[i].kvno;
+        for (x = first; x < end; x++) {
+            const mailsso_keytab_entry *e = &kt->entries[g->entry[x]];
+            keys[nkeys].kvno = e->kvno;
+            keys[nkeys].timestamp = e->timestamp;
+            nkeys++;
         }
-        qsort(kvnos, nk, sizeof(*kvnos), cmp_desc);
-        for (k = 0; k < nk; k++) {
-            uint32_t v = kvnos[k];
-            int drop;
+        qsort(keys, nkeys, sizeof(*keys), cmp_desc);
+        /* one run of keys per kvno, newest first; rank = the kvno's position */
+        for (k = 0; k < nkeys; k = x, rank++) {
+            uint32_t v = keys[k].kvno;
+            int drop, recent = 0;
 
+            for (x = k; x < nkeys && keys[x].kvno == v; x++)
+                if ((long long)keys[x].timestamp >= (long long)now - age)
+                    recent = 1;
             if (v == newest)
                 continue;
-            if (keep > 0) {
-                drop = k >= keep;
-            } else {
-                /* drop the kvno when all its keys are older than AGE */
-                drop = 1;
-                for (i = 0; i < kt->n_entries; i++)
-                    if (strcmp(kt->entries[i].principal, p) == 0 && kt->entries[i].kvno == v &&
-                        (long long)kt->entries[i].timestamp >= (long long)now - age)
-                        drop = 0;
-            }
+            if (keep > 0)
+                drop = rank >= keep;
+            else
+                drop = !recent;   /* drop the kvno when all its keys are older than AGE */
             if (drop) {
-                mailsso_keytab_filter f = { p, v, 0 };
-                size_t n = 0;
                 printf("%s %s kvno %u\n", wo.w.dry_run ? "would purge" : "purging", p, v);
-                mailsso_keytab_remove(kt, &f, &n);
-                removed += n;
+                dropped[nd++] = v;
+            }
+        }
+        if (nd == 0)
+            continue;
+        /* dropped[] is in descending order: mark the group's keys of those kvnos */
+        for (x = first; x < end; x++) {
+            uint32_t v = kt->entries[g->entry[x]].kvno;
+            if (bsearch(&v, dropped, nd, sizeof(*dropped), cmp_u32_desc) != NULL) {
+                purge[g->entry[x]] = 1;
+                removed++;
             }
         }
     }
@@ -162,14 +170,26 @@ ktool_cmd_purge(int argc, char **argv)
         rc = KTOOL_EXIT_OK;
         goto cleanup;
     }
+    ktool_groups_free(g);   /* it points into the entries removed below */
+    g = NULL;
+    for (i = 0, w = 0; i < kt->n_entries; i++) {
+        if (purge[i]) {
+            mailsso_keytab_entry_clear(&kt->entries[i]);
+            continue;
+        }
+        if (w != i) {
+            kt->entries[w] = kt->entries[i];
+            memset(&kt->entries[i], 0, sizeof(kt->entries[i]));
+        }
+        w++;
+    }
+    kt->n_entries = w;
     rc = ktool_write(path, kt, &wo, 0);
 cleanup:
-    free(kvnos);
-    free(princs);
-    if (names != NULL)
-        for (j = 0; names[j] != NULL; j++)
-            free(names[j]);
-    free(names);
+    free(purge);
+    free(dropped);
+    free(keys);
+    ktool_groups_free(g);
     free(path);
     mailsso_keytab_free(kt);
     return rc;

@@ -506,22 +506,31 @@ rd_u32(reader *r, uint32_t *v, const char *what, mailsso_error *err)
     return 0;
 }
 
+static void
+counted_name(size_t idx, char *what, size_t size)
+{
+    if (idx == 0)
+        snprintf(what, size, "realm");
+    else
+        snprintf(what, size, "principal component %zu", idx);
+}
+
 static int
 rd_counted(reader *r, bytes *out, size_t idx, mailsso_error *err)
 {
     uint16_t n;
     char what[64], label[80];
-    int rc;
 
-    if (idx == 0)
-        snprintf(what, sizeof(what), "realm");
-    else
-        snprintf(what, sizeof(what), "principal component %zu", idx);
-    snprintf(label, sizeof(label), "%s length", what);
-    rc = rd_u16(r, &n, label, err);
-    if (rc != 0)
-        return rc;
+    /* the field's name is formatted only for an error message: this runs
+     * for every component of every entry */
+    if (r->end - r->off < 2) {
+        counted_name(idx, what, sizeof(what));
+        snprintf(label, sizeof(label), "%s length", what);
+        return rd_u16(r, &n, label, err);   /* truncated */
+    }
+    (void)rd_u16(r, &n, "length", err);
     if (n > r->end - r->off) {
+        counted_name(idx, what, sizeof(what));
         mailsso_error_set(err, MAILSSO_E_PARSE,
                           "keytab %s: entry %zu (at offset %zu): %s length %u at offset %zu "
                           "exceeds the %zu bytes left in the %s",
@@ -1508,6 +1517,92 @@ same_key(const mailsso_keytab_entry *a, const mailsso_keytab_entry *b)
 
 enum merge_action { ACT_ADD, ACT_DUPE, ACT_SKIP, ACT_REPLACE };
 
+/*
+ * Merge index: one record per slot (principal, kvno, enctype) of dst and
+ * src, found through a hash table, so that a merge costs O(|dst| + |src|)
+ * instead of comparing every source entry with every destination entry.
+ */
+#define SLOT_NONE SIZE_MAX
+
+typedef struct merge_slot {
+    const mailsso_keytab_entry *key;   /* the first entry seen in this slot */
+    uint64_t hash;
+    size_t dst;        /* the first dst entry in this slot, or SLOT_NONE */
+    size_t added;      /* the src entry whose action is ACT_ADD, or SLOT_NONE */
+    size_t replacer;   /* the src entry whose action is ACT_REPLACE, or SLOT_NONE */
+} merge_slot;
+
+typedef struct merge_index {
+    merge_slot *slots;
+    size_t n_slots;
+    size_t *table;     /* slot index + 1; 0 = empty */
+    size_t mask;       /* table size - 1 (a power of two, at least twice the slots) */
+} merge_index;
+
+static uint64_t
+slot_hash(const mailsso_keytab_entry *e)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;   /* FNV-1a */
+
+    for (const char *p = e->principal; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= (uint64_t)e->kvno << 32 | (uint32_t)e->enctype;
+    h *= 0xff51afd7ed558ccdULL;           /* spread the kvno/enctype bits */
+    h ^= h >> 33;
+    return h;
+}
+
+static int
+merge_index_init(merge_index *ix, size_t max_slots)
+{
+    size_t cap = 16;
+
+    memset(ix, 0, sizeof(*ix));
+    while (cap < max_slots * 2) {
+        if (cap > SIZE_MAX / 4 / sizeof(*ix->table))
+            return -1;
+        cap *= 2;
+    }
+    ix->slots = calloc(max_slots + 1, sizeof(*ix->slots));
+    ix->table = calloc(cap, sizeof(*ix->table));
+    if (ix->slots == NULL || ix->table == NULL)
+        return -1;
+    ix->mask = cap - 1;
+    return 0;
+}
+
+static void
+merge_index_clear(merge_index *ix)
+{
+    free(ix->slots);
+    free(ix->table);
+    memset(ix, 0, sizeof(*ix));
+}
+
+/* The slot of e (whose principal is not NULL), created when new. */
+static merge_slot *
+merge_index_slot(merge_index *ix, const mailsso_keytab_entry *e)
+{
+    uint64_t h = slot_hash(e);
+    size_t pos = (size_t)h & ix->mask;
+    merge_slot *sl;
+
+    while (ix->table[pos] != 0) {
+        sl = &ix->slots[ix->table[pos] - 1];
+        if (sl->hash == h && same_slot(sl->key, e))
+            return sl;
+        pos = (pos + 1) & ix->mask;
+    }
+    sl = &ix->slots[ix->n_slots];
+    ix->table[pos] = ++ix->n_slots;
+    sl->key = e;
+    sl->hash = h;
+    sl->dst = sl->added = sl->replacer = SLOT_NONE;
+    return sl;
+}
+
 int
 mailsso_keytab_merge(mailsso_keytab *dst, const mailsso_keytab *src,
                      mailsso_keytab_merge_policy policy, size_t *added_out,
@@ -1516,6 +1611,7 @@ mailsso_keytab_merge(mailsso_keytab *dst, const mailsso_keytab *src,
     enum merge_action *act = NULL;
     size_t *target = NULL;            /* ACT_REPLACE: index in dst */
     mailsso_keytab_entry *copies = NULL;
+    merge_index ix = { NULL, 0, NULL, 0 };
     size_t n_new = 0, added = 0, dupes = 0;
     int rc = 0;
 
@@ -1534,22 +1630,38 @@ mailsso_keytab_merge(mailsso_keytab *dst, const mailsso_keytab *src,
         goto cleanup;
     }
 
-    /* Pass 1: decide, touching nothing. */
+    /* Pass 1: decide, touching nothing. Each slot remembers the first dst
+     * entry in it, the src entry currently added to it and the src entry
+     * currently replacing its dst entry. */
+    if (dst->n_entries > SIZE_MAX / 2 - src->n_entries ||
+        merge_index_init(&ix, dst->n_entries + src->n_entries) != 0) {
+        rc = mailsso_error_set(err, MAILSSO_E_NOMEM, "out of memory merging keytabs");
+        goto cleanup;
+    }
+    for (size_t j = 0; j < dst->n_entries; j++) {
+        merge_slot *sl;
+
+        if (dst->entries[j].principal == NULL)
+            continue;
+        sl = merge_index_slot(&ix, &dst->entries[j]);
+        if (sl->dst == SLOT_NONE)
+            sl->dst = j;
+    }
     for (size_t i = 0; i < src->n_entries; i++) {
         const mailsso_keytab_entry *s = &src->entries[i];
-        int decided = 0;
+        merge_slot *sl;
 
         act[i] = ACT_ADD;
-        for (size_t j = 0; j < dst->n_entries && !decided; j++) {
-            const mailsso_keytab_entry *d = &dst->entries[j];
-            if (!same_slot(s, d))
-                continue;
-            decided = 1;
-            if (policy == MAILSSO_MERGE_KEEP_LAST) {
+        if (s->principal == NULL)
+            continue;
+        sl = merge_index_slot(&ix, s);
+        if (sl->dst != SLOT_NONE) {
+            const mailsso_keytab_entry *d = &dst->entries[sl->dst];
+
+            if (policy == MAILSSO_MERGE_KEEP_LAST && sl->replacer != SLOT_NONE) {
                 /* a later src entry for the same slot supersedes an earlier one */
-                for (size_t k = 0; k < i; k++)
-                    if (act[k] == ACT_REPLACE && target[k] == j)
-                        act[k] = ACT_SKIP;
+                act[sl->replacer] = ACT_SKIP;
+                sl->replacer = SLOT_NONE;
             }
             if (same_key(s, d)) {
                 act[i] = ACT_DUPE;
@@ -1557,26 +1669,27 @@ mailsso_keytab_merge(mailsso_keytab *dst, const mailsso_keytab *src,
                 act[i] = ACT_SKIP;
             } else if (policy == MAILSSO_MERGE_KEEP_LAST) {
                 act[i] = ACT_REPLACE;
-                target[i] = j;
+                target[i] = sl->dst;
+                sl->replacer = i;
             } else {
                 goto conflict;
             }
-        }
-        for (size_t k = 0; k < i && !decided; k++) {
-            const mailsso_keytab_entry *o = &src->entries[k];
-            if (act[k] != ACT_ADD || !same_slot(s, o))
-                continue;
-            decided = 1;
+        } else if (sl->added != SLOT_NONE) {
+            const mailsso_keytab_entry *o = &src->entries[sl->added];
+
             if (same_key(s, o)) {
                 act[i] = ACT_DUPE;
             } else if (policy == MAILSSO_MERGE_KEEP_FIRST) {
                 act[i] = ACT_SKIP;
             } else if (policy == MAILSSO_MERGE_KEEP_LAST) {
-                act[k] = ACT_SKIP;
+                act[sl->added] = ACT_SKIP;
                 act[i] = ACT_ADD;
+                sl->added = i;
             } else {
                 goto conflict;
             }
+        } else {
+            sl->added = i;
         }
         continue;
 
@@ -1595,6 +1708,7 @@ conflict:
             goto cleanup;
         }
     }
+    merge_index_clear(&ix);
 
     /* Pass 2: copy everything we will insert (may fail; dst still untouched). */
     for (size_t i = 0; i < src->n_entries; i++) {
@@ -1641,6 +1755,7 @@ done:
     rc = 0;
 
 cleanup:
+    merge_index_clear(&ix);
     if (copies != NULL) {
         for (size_t i = 0; i < src->n_entries; i++)
             mailsso_keytab_entry_clear(&copies[i]);
