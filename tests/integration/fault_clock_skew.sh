@@ -22,6 +22,7 @@ kvno imap/mail.example.test >/dev/null || harness_fatal "no imap ticket"
 # huge clockskew so that the skewed AP-REQ reaches our server, which keeps
 # the real krb5.conf (--server-krb5-config).
 sed 's/^\[libdefaults\]/[libdefaults]\n    clockskew = 400000000/' "$KRB5_CONFIG" >"$T/client-krb5.conf"
+# shellcheck disable=SC2097,SC2098 # the server side keeps the real krb5.conf on purpose
 skewed() { KRB5_CONFIG=$T/client-krb5.conf "$@" --server-krb5-config "$KRB5_CONFIG"; }
 skewed check_refused "client clock 900 s behind: refused, skew named with its size" \
     "Clock skew too great; cause: .*the client's clock is (89[5-9]|90[0-5]) s behind this server's" \
@@ -37,6 +38,7 @@ skewed check_refused "client clock ten years behind: refused, skew named" \
 check_grep "... and the server process ended normally" '^ENV unchanged' "$OUT"
 check_login "a client with a correct clock still logs in" imap
 # one server process, 3 skewed logins in a row: refused each time (exit 2, not a crash)
+# shellcheck disable=SC2097,SC2098 # the server side keeps the real krb5.conf on purpose
 KRB5_CONFIG=$T/client-krb5.conf "$DRIVER" --plugin-dir "$PLUGDIR" --service imap \
     --host mail.example.test --opt "mailsso_config=$CONF" --log "$T/mixed.log" --count 3 \
     --client-time-offset -900 --server-krb5-config "$KRB5_CONFIG" >"$T/mixed.out" 2>&1
