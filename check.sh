@@ -63,7 +63,8 @@ if [ "${MAILSSO_SKIP_SANITIZERS:-0}" != 1 ] && [ "${MAILSSO_SKIP_FUZZ:-0}" != 1 
         ( cd "$FUZZ_BUILD_DIR" &&
           { [ -f Makefile ] && [ config.status -nt "$top/configure" ] ||
             "$top/configure" CC=clang --enable-fuzzing >configure.log 2>&1; } &&
-          make -j"$JOBS" -C lib >build.log 2>&1 && make -j"$JOBS" -C tests/fuzz >>build.log 2>&1 &&
+          make -j"$JOBS" -C lib >build.log 2>&1 && make -j"$JOBS" -C plugin >>build.log 2>&1 &&
+          make -j"$JOBS" -C tests/fuzz >>build.log 2>&1 &&
           "$top/tests/fuzz/run.sh" --builddir "$FUZZ_BUILD_DIR/tests/fuzz" --srcdir "$top/tests/fuzz" \
               --seconds "${FUZZ_SECONDS:-20}" ) >"$fz" 2>&1 || true
         cat "$fz"
