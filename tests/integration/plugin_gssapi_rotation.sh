@@ -46,8 +46,11 @@ check_grep "... and re-acquired its credential once the keytab changed" 're-acqu
 ok=$(cat "$T"/logs/logins[1-4].log | grep -c '^RESULT ok')
 bad=$(cat "$T"/logs/logins[1-4].log | grep -c '^RESULT fail')
 check_eq "no login failed during the rotation ($ok logins)" 0 "$bad"
-if [ "$ok" -gt 50 ]; then harness_pass "many logins ran ($ok)"
-else harness_failmsg "too few logins ran (expected > 50, got $ok)"; fi
+# The loops run for a fixed time: an ASan build on a loaded machine does fewer.
+min_ok=50
+[ "${MAILSSO_SANITIZERS:-0}" = 1 ] && min_ok=10
+if [ "$ok" -gt "$min_ok" ]; then harness_pass "many logins ran ($ok)"
+else harness_failmsg "too few logins ran (expected > $min_ok, got $ok)"; fi
 check_grep "old kvno 2 tickets kept working after the rotation" 'kvno=2 ' "$T/rot1.log"
 check_grep "kvno 3 tickets logged in through a long-running server process" \
     'kvno=3 ' "$T/rot4.log"
