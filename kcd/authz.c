@@ -3,9 +3,11 @@
  *   authz.c - one authorization request end to end, results and counters
  *
  * DESCRIPTION
- *   kcd_authorize(): target check -> certificate checks and mapping ->
- *   credential cache (S4U2Self + S4U2Proxy on a miss) -> a fresh Negotiate
- *   token. Every outcome is logged on one line: allowed (INFO) or refused
+ *   kcd_authorize_start()/_resume() (kcd_authorize() blocking): target
+ *   check -> certificate checks and mapping -> credential cache (S4U2Self +
+ *   S4U2Proxy on a miss, on a worker thread, waited for at most
+ *   kcd.kdc_timeout: then 503 kdc_timeout) -> a fresh Negotiate token.
+ *   Every outcome is logged on one line: allowed (INFO) or refused
  *   (WARN for 403, ERR for 5xx) with "[status cause]", the certificate's
  *   subject, serial and SHA-256, the target, and "cause ...; fix ...".
  */

@@ -57,6 +57,7 @@ typedef struct kcd_settings {
     long long max_request_bytes;
     long long max_token_bytes;
     long long retry_after;
+    long long kdc_timeout;               /* seconds a request waits for S4U */
 
     const char *keytab;
     const char *gateway_principal;       /* may be "" -> first keytab entry */
@@ -199,7 +200,11 @@ long long kcd_gateway_skew(const kcd_gateway *gw, time_t *tgt_end_out);
 
 /* ------------------------------------------------------------ cred cache */
 typedef struct kcd_cache kcd_cache;
-int kcd_cache_new(size_t max_entries, kcd_cache **out);
+/* At most this many S4U acquisitions (worker threads) run at once; a further
+ * miss is refused with 503 kdc_busy. */
+#define KCD_KDC_MAX_JOBS 64
+int kcd_cache_new(size_t max_entries, size_t max_jobs, long long kdc_timeout,
+                  time_t negative_ttl, kcd_cache **out);
 void kcd_cache_free(kcd_cache *c);
 size_t kcd_cache_size(kcd_cache *c);
 
@@ -220,9 +225,25 @@ void kcd_runtime_free(kcd_runtime *rt);
 
 /* One request end to end. The backend service: target if given (must be
  * configured), else kcd.targets looked up by host, else default_target.
- * Logs the outcome. */
+ * Logs the outcome. Blocks while the KDC is asked (at most kdc_timeout). */
 void kcd_authorize(kcd_runtime *rt, const char *cert, size_t cert_len, const char *target,
                    const char *host, const char *peer, kcd_result *r);
+
+/* The same without blocking a request-serving thread: 0 done (r final and
+ * logged); 1 waiting for the KDC (*q_out set): notify(arg) is called once,
+ * from another thread, when the credential is there, failed, or
+ * kdc_timeout passed; then kcd_authorize_resume() (0 or 1 again). The
+ * runtime must stay alive until the request is done; kcd_request_free()
+ * accepts NULL. */
+typedef struct kcd_request kcd_request;
+typedef void (*kcd_notify_fn)(void *arg);
+int kcd_authorize_start(kcd_runtime *rt, const char *cert, size_t cert_len, const char *target,
+                        const char *host, const char *peer, kcd_notify_fn notify, void *arg,
+                        kcd_request **q_out, kcd_result *r);
+int kcd_authorize_resume(kcd_request *q, kcd_notify_fn notify, void *arg, kcd_result *r);
+void kcd_request_free(kcd_request *q);
+/* Ends every wait at once (as timed out): before the server stops. */
+void kcd_runtime_wake_all(kcd_runtime *rt);
 
 /* ------------------------------------------------------------ server */
 int kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg);

@@ -6,8 +6,10 @@
  *   We create, bind and chmod the Unix socket ourselves (kcd.socket,
  *   socket_mode, socket_group) and hand it to libmicrohttpd with
  *   MHD_OPTION_LISTEN_SOCKET; HTTP parsing is libmicrohttpd's. A pool of
- *   kcd.threads threads serves requests, so one user's KDC round trip does
- *   not stall the others. Each request:
+ *   kcd.threads threads serves requests; a request waiting for the KDC
+ *   is suspended (not holding a pool thread) while a worker thread of the
+ *   credential cache does S4U, so a slow or hung KDC never stalls cached
+ *   users. Each request:
  *     - peer check: SO_PEERCRED uid must be in kcd.allowed_peers (names or
  *       numbers) -> else 403 "peer_denied";
  *     - size limits: the connection memory limit (max_request_bytes) bounds
@@ -155,16 +157,71 @@ send_simple(struct MHD_Connection *conn, unsigned status, const char *body, cons
     return ret;
 }
 
+/*
+ * A request whose user is not cached waits for the KDC without holding a
+ * pool thread: the connection is suspended (MHD_suspend_connection) and
+ * resumed from the cache's worker or timer thread (wake()), after which
+ * libmicrohttpd calls the handler again and it collects the outcome.
+ * wake() may run before the handler got to suspend: suspend_lock orders
+ * the two (a per-request mutex would not do: the request may be freed right
+ * after the resume).
+ */
 typedef struct req_state {
     int started;
     int body;
+    struct MHD_Connection *conn;
+    kcd_runtime *rt;                     /* held while a request waits */
+    kcd_request *q;
+    kcd_result r;
+    int suspended;
+    int woken;
 } req_state;
+
+static pthread_mutex_t suspend_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+wake(void *arg)
+{
+    req_state *st = arg;
+    pthread_mutex_lock(&suspend_lock);
+    if (st->suspended) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    } else {
+        st->woken = 1;
+    }
+    pthread_mutex_unlock(&suspend_lock);
+}
+
+/* After kcd_authorize_start/resume said "waiting": 1 suspended (return to
+ * libmicrohttpd), 0 already woken (collect now). */
+static int
+suspend_or_go_on(req_state *st)
+{
+    int suspended = 0;
+    pthread_mutex_lock(&suspend_lock);
+    if (!st->woken) {
+        MHD_suspend_connection(st->conn);
+        st->suspended = 1;
+        suspended = 1;
+    }
+    st->woken = 0;
+    pthread_mutex_unlock(&suspend_lock);
+    return suspended;
+}
 
 static void
 request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-    free(*con_cls);
+    req_state *st = *con_cls;
+    if (st != NULL) {
+        kcd_request_free(st->q);
+        kcd_result_clear(&st->r);
+        if (st->rt != NULL)
+            rt_put(st->rt);
+        free(st);
+    }
     *con_cls = NULL;
 }
 
@@ -215,14 +272,35 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         free(json);
         return ret;
     }
-    const char *cert = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Client-Cert");
-    const char *target = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Kcd-Target");
-    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Kcd-Host");
-    rt = rt_get();
-    kcd_authorize(rt, cert ? cert : "", cert ? strlen(cert) : 0, target, host, peer, &r);
-    ret = send_simple(conn, (unsigned)r.status, NULL, NULL, &r, rt->s->retry_after);
-    rt_put(rt);
-    kcd_result_clear(&r);
+    if (st->q == NULL) {
+        const char *cert = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Client-Cert");
+        const char *target = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Kcd-Target");
+        const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Kcd-Host");
+        rt = rt_get();
+        st->conn = conn;
+        if (kcd_authorize_start(rt, cert ? cert : "", cert ? strlen(cert) : 0, target, host,
+                                peer, wake, st, &st->q, &st->r) == 1) {
+            st->rt = rt;
+            if (suspend_or_go_on(st))
+                return MHD_YES;
+        } else {
+            ret = send_simple(conn, (unsigned)st->r.status, NULL, NULL, &st->r,
+                              rt->s->retry_after);
+            rt_put(rt);
+            kcd_result_clear(&st->r);
+            return ret;
+        }
+    }
+    /* Resumed (or woken before suspending): collect; maybe wait again. */
+    while (kcd_authorize_resume(st->q, wake, st, &st->r) == 1)
+        if (suspend_or_go_on(st))
+            return MHD_YES;
+    kcd_request_free(st->q);
+    st->q = NULL;
+    ret = send_simple(conn, (unsigned)st->r.status, NULL, NULL, &st->r, st->rt->s->retry_after);
+    rt_put(st->rt);
+    st->rt = NULL;
+    kcd_result_clear(&st->r);
     return ret;
 }
 
@@ -397,7 +475,8 @@ kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg_in)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
                          handler, NULL,
                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                          MHD_OPTION_LISTEN_SOCKET, fd,
@@ -464,7 +543,13 @@ kcd_serve(const char *config_path, int foreground, const mailsso_logger *lg_in)
         mailsso_log(&lg, MAILSSO_LOG_NOTICE, "signal %d: stopping", sig);
         break;
     }
+    /* Suspended requests must be resumed before libmicrohttpd stops: they
+     * are answered 503 kdc_timeout. */
+    fd = MHD_quiesce_daemon(d);
+    kcd_runtime_wake_all(current);
     MHD_stop_daemon(d);
+    if (fd >= 0)
+        close(fd);
     unlink(current->s->socket_path);
     kcd_runtime_free(current);
     current = NULL;

@@ -53,6 +53,7 @@ kcd_settings_load(const char *path, kcd_settings **out, mailsso_error *err)
     s->max_request_bytes = mailsso_config_get_int(cfg, S, "max_request_bytes");
     s->max_token_bytes = mailsso_config_get_int(cfg, S, "max_token_bytes");
     s->retry_after = mailsso_config_get_int(cfg, S, "retry_after");
+    s->kdc_timeout = mailsso_config_get_int(cfg, S, "kdc_timeout");
 
     s->keytab = str(cfg, "keytab");
     s->gateway_principal = str(cfg, "principal");

@@ -729,6 +729,9 @@ static const mailsso_config_key schema[] = {
       "token (a user in very many groups) is refused with a clear log line." },
     { "retry_after", KCD, INT, "30", check_positive, "seconds, > 0",
       "Retry-After sent with 503 answers (KDC or CRL server unavailable)." },
+    { "kdc_timeout", KCD, INT, "5", check_positive, "seconds, > 0",
+      "Longest a request waits for the KDC (S4U2Self + S4U2Proxy of a user not cached); then "
+      "it gets 503 with Retry-After while the KDC request goes on in the background." },
     { "crl_timeout", KCD, INT, "5", check_positive, "seconds, > 0",
       "Connect and transfer timeout of one CRL download." },
     { "crl_retry", KCD, INT, "30", check_nonnegative, "seconds, >= 0",

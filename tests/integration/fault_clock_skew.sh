@@ -15,6 +15,8 @@ for l in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1
     [ -e "$l" ] && FTLIB=$l && break
 done
 [ -n "$FTLIB" ] || harness_missing "libfaketime" "faketime"
+# In the sanitizer build the ASan runtime must come first in the preload list.
+PRELOAD=${MAILSSO_SANITIZER_PRELOAD:+$MAILSSO_SANITIZER_PRELOAD:}$FTLIB
 
 kvno imap/mail.example.test >/dev/null || harness_fatal "no imap ticket"
 # The stock client refuses its own ticket when its clock is behind the ticket's
@@ -65,7 +67,7 @@ kcd_write_conf "allowed_peers = [\"$(id -un)\"];"
 kcd_start_skewed() {
     rm -f "$KCD_SOCK"
     : >"$KCD_LOG"
-    LD_PRELOAD=$FTLIB FAKETIME=$1 DONT_FAKE_MONOTONIC=1 \
+    LD_PRELOAD=$PRELOAD FAKETIME=$1 DONT_FAKE_MONOTONIC=1 \
         harness_spawn kcd "$KCD_BIN" serve -c "$KCD_CONF" --foreground
     for _ in $(seq 200); do
         [ -S "$KCD_SOCK" ] && grep -q "listening on" "$KCD_LOG" 2>/dev/null && return 0
@@ -76,7 +78,7 @@ kcd_start_skewed() {
 }
 kcd_start_skewed +1h
 check_eq "kcd clock 1 h ahead: alice still 200 (krb5 follows the KDC's time)" 200 "$(kcd_ask alice)"
-LD_PRELOAD=$FTLIB FAKETIME=+1h DONT_FAKE_MONOTONIC=1 "$KCD_BIN" doctor -c "$KCD_CONF" >"$T/doctor.out" 2>&1
+LD_PRELOAD=$PRELOAD FAKETIME=+1h DONT_FAKE_MONOTONIC=1 "$KCD_BIN" doctor -c "$KCD_CONF" >"$T/doctor.out" 2>&1
 check_eq "doctor with the clock 1 h ahead: problems found (exit 1)" 1 $?
 check_grep "... naming the skew and the fix" '^FAIL +clock skew: KDC clock -36[0-9][0-9]s from ours' "$T/doctor.out"
 check_grep "... fix: NTP" 'synchronise clocks \(NTP\)' "$T/doctor.out"

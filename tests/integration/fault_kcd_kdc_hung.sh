@@ -39,10 +39,13 @@ check_grep "the log names the cause and the fix" \
 # as many new users as workers, all waiting on the hung KDC; then a cached user
 waiters=()
 for u in carol dave erin frank; do kcd_ask "$u" --max-time 8 >"$T/$u.status" & waiters+=($!); done
+# the helper's answer time as curl sees it (a loaded machine may take
+# seconds to start python3 for kcd_ask; that is not the helper's latency)
+alice_cert=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' "$CA_DIR/alice.crt")
 sleep 1
-t0=$(date +%s%N)
-got=$(kcd_ask alice --max-time 8)
-ms=$(ms_since "$t0")
+read -r got secs < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 8 \
+    --unix-socket "$KCD_SOCK" -H "X-Client-Cert: $alice_cert" http://kcd/auth)
+ms=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1000))' "$secs")
 check_eq "KDC hung, 4 new users waiting: cached alice still 200" 200 "$got"
 if [ "$ms" -lt 1000 ]; then harness_pass "... at once (${ms} ms)"
 else harness_failmsg "... at once (expected < 1000 ms, got ${ms} ms)"; fi
