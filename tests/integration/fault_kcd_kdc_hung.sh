@@ -25,6 +25,7 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 check_eq "alice before the hang: 200 (now cached)" 200 "$(kcd_ask alice)"
 
 kill -STOP "$(harness_pid krb5kdc)"
+kcd_cert_escaped bob >/dev/null   # python3 start-up outside the timing
 t0=$(date +%s%N)
 got=$(kcd_ask bob --max-time 8)
 ms=$(ms_since "$t0")
@@ -63,6 +64,7 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 sleep 1
+kcd_cert_escaped bob >/dev/null   # python3 start-up outside the timing
 t0=$(date +%s%N)
 got=$(kcd_ask bob --max-time 8)
 ms=$(ms_since "$t0")

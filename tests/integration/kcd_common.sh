@@ -104,10 +104,22 @@ kcd_token() {
 
 # kcd_ask CERTNAME [curl args]: one auth request straight to the socket;
 # prints the HTTP status; headers in $T/last.headers
+# kcd_cert_escaped CERTNAME: the certificate as nginx's $ssl_client_escaped_cert,
+# computed once per certificate (python3's start-up must not land inside a
+# timed request).
+kcd_cert_escaped() {
+    local enc=$T/kcd/escaped.$1
+    if [ ! -s "$enc" ] || [ "$enc" -ot "$CA_DIR/$1.crt" ]; then
+        python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' \
+            "$CA_DIR/$1.crt" >"$enc"
+    fi
+    cat "$enc"
+}
+
 kcd_ask() {
     local name=$1 cert=""
     shift
-    [ "$name" = - ] || cert=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' "$CA_DIR/$name.crt")
+    [ "$name" = - ] || cert=$(kcd_cert_escaped "$name")
     curl -s -o /dev/null -D "$T/last.headers" -w '%{http_code}' --unix-socket "$KCD_SOCK" \
         -H "X-Client-Cert: $cert" "$@" http://kcd/auth
 }
