@@ -12,6 +12,9 @@ set -u
 plugin_setup fault_fd_mem
 SECS=${SOAK_SECONDS:-8}
 RSS_SLACK_KB=${RSS_SLACK_KB:-3072}
+# The loops run for a fixed time: an ASan build does several times fewer.
+MIN_N=500
+[ "${MAILSSO_SANITIZERS:-0}" = 1 ] && MIN_N=100
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 # the fewest fds over 10 looks 20 ms apart: a login in flight briefly holds
 # one more (replay cache, keytab); a leak raises the minimum
@@ -116,14 +119,14 @@ while harness_alive logins; do sleep 0.2; done
 check_grep "the login process ended normally" '^ENV unchanged' "$T/logs/logins.log"
 check_eq "... no login failed" 0 "$(grep -c '^RESULT fail' "$T/logs/logins.log")"
 n=$((n1 - n0))
-if [ "$n" -ge 500 ]; then harness_pass "at least 500 logins between the samples ($n)"
-else harness_failmsg "at least 500 logins between the samples (expected >= 500, got $n)"; fi
+if [ "$n" -ge "$MIN_N" ]; then harness_pass "at least $MIN_N logins between the samples ($n)"
+else harness_failmsg "at least $MIN_N logins between the samples (expected >= $MIN_N, got $n)"; fi
 flat "plugin server process" "$f0" "$f1" "$r0" "$r1" "$n logins"
 
 cat "$T"/codes.* >"$T/codes"
 total=$(wc -l <"$T/codes")
-if [ "$total" -ge 500 ]; then harness_pass "at least 500 helper requests between the samples ($total)"
-else harness_failmsg "at least 500 helper requests between the samples (expected >= 500, got $total)"; fi
+if [ "$total" -ge "$MIN_N" ]; then harness_pass "at least $MIN_N helper requests between the samples ($total)"
+else harness_failmsg "at least $MIN_N helper requests between the samples (expected >= $MIN_N, got $total)"; fi
 check_eq "every answer was the expected one (200 good users and health, 403 refused)" 0 \
     "$(grep -cv '^\(200\|403\)$' "$T/codes")"
 check "the helper is alive" harness_alive kcd
