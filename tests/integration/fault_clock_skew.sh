@@ -67,8 +67,10 @@ kcd_write_conf "allowed_peers = [\"$(id -un)\"];"
 kcd_start_skewed() {
     rm -f "$KCD_SOCK"
     : >"$KCD_LOG"
-    LD_PRELOAD=$PRELOAD FAKETIME=$1 DONT_FAKE_MONOTONIC=1 \
-        harness_spawn kcd "$KCD_BIN" serve -c "$KCD_CONF" --foreground
+    # env, not VAR=... before the shell function: the preload must reach the
+    # helper only, never the harness's own commands (its cleanup included).
+    harness_spawn kcd env LD_PRELOAD="$PRELOAD" FAKETIME="$1" DONT_FAKE_MONOTONIC=1 \
+        "$KCD_BIN" serve -c "$KCD_CONF" --foreground
     for _ in $(seq 200); do
         [ -S "$KCD_SOCK" ] && grep -q "listening on" "$KCD_LOG" 2>/dev/null && return 0
         harness_alive kcd || break
