@@ -996,3 +996,28 @@ ktool_principals(const mailsso_keytab *kt, const char ***list_out)
     *list_out = list;
     return n;
 }
+
+int
+ktool_client_resolve(const char *cmd, ktool_client *client, int use_ccache, char **pw_out)
+{
+    mailsso_error err = MAILSSO_ERROR_INIT;
+    char prompt[600];
+
+    if (client->principal == NULL) {
+        client->mode = use_ccache ? KTOOL_CLIENT_CCACHE : KTOOL_CLIENT_SELF;
+        return -1;
+    }
+    if ((client->password_file != NULL) == (client->client_keytab != NULL))
+        return ktool_usage_error(cmd, "--client needs exactly one of --password-file "
+                                 "and --client-keytab");
+    client->mode = client->password_file ? KTOOL_CLIENT_PASSWORD : KTOOL_CLIENT_KEYTAB;
+    if (client->password_file == NULL)
+        return -1;
+    ktool_fmt(prompt, sizeof(prompt), "Password for %s: ", client->principal);
+    if (ktool_read_password(client->password_file, prompt, 0, pw_out, &err) != 0) {
+        ktool_print_error(&err);
+        return KTOOL_EXIT_FAIL;
+    }
+    client->password = *pw_out;
+    return -1;
+}

@@ -340,7 +340,7 @@ ktool_cmd_doctor(int argc, char **argv)
     size_t n_users = 0, n_services = 0, np = 0, i, j;
     char *client_pw = NULL, *path = NULL, *realm = NULL, host[256], fix[1024];
     uint32_t max_skew = 300;
-    int c, offline = 0, rc = KTOOL_EXIT_FAIL, use_ccache = 0;
+    int c, offline = 0, rc = KTOOL_EXIT_FAIL, status, use_ccache = 0;
 
     memset(&client, 0, sizeof(client));
     memset(&d, 0, sizeof(d));
@@ -375,23 +375,9 @@ ktool_cmd_doctor(int argc, char **argv)
     }
     if (argc - optind > 1)
         return ktool_usage_error("doctor", "at most one KEYTAB");
-    if (client.principal != NULL) {
-        if ((client.password_file != NULL) == (client.client_keytab != NULL))
-            return ktool_usage_error("doctor", "--client needs exactly one of --password-file "
-                                     "and --client-keytab");
-        client.mode = client.password_file ? KTOOL_CLIENT_PASSWORD : KTOOL_CLIENT_KEYTAB;
-        if (client.password_file != NULL) {
-            char prompt[600];
-            ktool_fmt(prompt, sizeof(prompt), "Password for %s: ", client.principal);
-            if (ktool_read_password(client.password_file, prompt, 0, &client_pw, &err) != 0) {
-                ktool_print_error(&err);
-                return KTOOL_EXIT_FAIL;
-            }
-            client.password = client_pw;
-        }
-    } else {
-        client.mode = use_ccache ? KTOOL_CLIENT_CCACHE : KTOOL_CLIENT_SELF;
-    }
+    status = ktool_client_resolve("doctor", &client, use_ccache, &client_pw);
+    if (status >= 0)
+        return status;
 
     /* configuration: optional unless --config was given */
     if (ktool_config_path != NULL || access(MAILSSO_DEFAULT_CONFIG, R_OK) == 0) {

@@ -169,6 +169,12 @@ typedef struct ktool_client {
     const char *self_keytab;      /* keytab whose key the SELF mode uses */
 } ktool_client;
 
+/* Sets client->mode from the options --client/--password-file/--client-keytab/
+ * --ccache and reads the --client password (prompt or file) into *pw_out
+ * (free with ktool_password_free). Returns -1 when all is well, else the exit
+ * status the command should return (a usage error or a failed read). */
+int ktool_client_resolve(const char *cmd, ktool_client *client, int use_ccache, char **pw_out);
+
 /* Obtains the first GSS (raw krb5) token a client would send to service.
  * The caller releases *token_out with gss_release_buffer. */
 int ktool_get_token(const ktool_client *client, const char *service, gss_buffer_desc *token_out,

@@ -93,7 +93,7 @@ ktool_cmd_verify(int argc, char **argv)
     const char **princs = NULL;
     size_t n_services = 0, np, j, tested = 0, failed = 0;
     char *client_pw = NULL, *path = NULL;
-    int c, json = 0, rc = KTOOL_EXIT_FAIL, use_ccache = 0;
+    int c, json = 0, rc = KTOOL_EXIT_FAIL, status, use_ccache = 0;
 
     memset(&client, 0, sizeof(client));
     while ((c = getopt_long(argc, argv, "s:p:jh", opts, NULL)) != -1) {
@@ -116,27 +116,11 @@ ktool_cmd_verify(int argc, char **argv)
     }
     if (argc - optind > 1)
         return ktool_usage_error("verify", "at most one KEYTAB");
-    if (client.principal != NULL) {
-        if ((client.password_file != NULL) == (client.client_keytab != NULL))
-            return ktool_usage_error("verify", "--client needs exactly one of --password-file "
-                                     "and --client-keytab");
-        client.mode = client.password_file ? KTOOL_CLIENT_PASSWORD : KTOOL_CLIENT_KEYTAB;
-        if (client.password_file != NULL) {
-            char prompt[600];
-            ktool_fmt(prompt, sizeof(prompt), "Password for %s: ", client.principal);
-            if (ktool_read_password(client.password_file, prompt, 0, &client_pw, &err) != 0) {
-                ktool_print_error(&err);
-                return KTOOL_EXIT_FAIL;
-            }
-            client.password = client_pw;
-        }
-    } else if (client.password_file != NULL || client.client_keytab != NULL) {
+    if (client.principal == NULL && (client.password_file != NULL || client.client_keytab != NULL))
         return ktool_usage_error("verify", "--password-file/--client-keytab need --client");
-    } else if (use_ccache) {
-        client.mode = KTOOL_CLIENT_CCACHE;
-    } else {
-        client.mode = KTOOL_CLIENT_SELF;
-    }
+    status = ktool_client_resolve("verify", &client, use_ccache, &client_pw);
+    if (status >= 0)
+        return status;
     if (ktool_keytab_path(optind < argc ? argv[optind] : NULL, &path, &err) != 0 ||
         mailsso_keytab_read(path, &kt, &err) != 0) {
         ktool_print_error(&err);
